@@ -1,0 +1,88 @@
+/**
+ * Shared plumbing of the commands that talk to Temporal: the connection, the daemon's ids for a
+ * host, an in-process worker when nobody polls the task queue, and Web UI links.
+ */
+import os from 'node:os';
+import type { Client, Connection } from '@temporalio/client';
+import { connectTemporal, temporalTarget } from '../temporal/connect';
+import { DAEMON_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../workflows/definitions';
+import { CliError } from './output';
+
+/** Options every Temporal-facing command accepts. */
+export interface HostOptions {
+  host?: string;
+  taskQueue?: string;
+}
+
+/** The daemon's workflow id and task queue: fixed ids by default, per-host ids with --host. */
+export function daemonIds(o: HostOptions): { workflowId: string; taskQueue: string; host: string } {
+  const host = o.host ?? '';
+  return {
+    workflowId: host ? `${DAEMON_WORKFLOW_ID}-${host}` : DAEMON_WORKFLOW_ID,
+    taskQueue: o.taskQueue ?? (host ? `${DEFAULT_TASK_QUEUE}-${host}` : DEFAULT_TASK_QUEUE),
+    host,
+  };
+}
+
+/** The local host name used for --host when asked for `--host auto`. */
+export function resolveHost(h: string | undefined): string | undefined {
+  return h === 'auto' ? os.hostname() : h;
+}
+
+/** Web UI base URL: AUTOFIX_UI_URL, else derived from the local dev server's defaults. */
+export function uiBase(): string {
+  if (process.env.AUTOFIX_UI_URL) return process.env.AUTOFIX_UI_URL.replace(/\/$/, '');
+  const { address } = temporalTarget();
+  const host = address.split(':')[0] ?? '127.0.0.1';
+  return `http://${host}:${process.env.AUTOFIX_UI_PORT ?? '8233'}`;
+}
+
+/** Web UI link of one workflow. */
+export function workflowUrl(workflowId: string, namespace = temporalTarget().namespace): string {
+  return `${uiBase()}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+/** Runs `fn` with a connected client, always closing the connection. */
+export async function withClient<T>(fn: (client: Client, connection: Connection) => Promise<T>): Promise<T> {
+  let conn;
+  try {
+    conn = await connectTemporal();
+  } catch (err) {
+    throw new CliError((err as Error).message, 1);
+  }
+  try {
+    return await fn(conn.client, conn.connection);
+  } finally {
+    await conn.connection.close();
+  }
+}
+
+/** True when at least one worker polls the task queue for workflow tasks. */
+export async function hasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const r = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  return (r.pollers ?? []).length > 0;
+}
+
+/**
+ * Runs `fn` while making sure a worker serves `taskQueue`: when none polls it, an in-process
+ * worker serves it for the duration (the seed's one-shot manual run needs no daemon).
+ */
+export async function withWorker<T>(client: Client, taskQueue: string, configPath: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (await hasPollers(client, taskQueue)) return await fn();
+  const { createAutofixWorker } = await import('../worker');
+  const { worker, connection } = await createAutofixWorker({
+    address: temporalTarget().address,
+    namespace: client.options.namespace,
+    taskQueue,
+    ...(configPath ? { configPath } : {}),
+  });
+  try {
+    return await worker.runUntil(fn());
+  } finally {
+    await connection.close();
+  }
+}

@@ -1,0 +1,66 @@
+/** `autofix scan [--config P] [--json] [FILE...]`: one detection pass from the start; no fixes. */
+import type { Command } from 'commander';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load';
+import { compileMatcher } from '../../detection/matcher';
+import { scanFilesFromStart } from '../../detection/log-scanner';
+import { printJson, printTable } from '../output';
+
+/** Progress is only worth showing for big files, and only to a person at a terminal. */
+const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
+
+/** Registers `scan`. */
+export function registerScanCommand(program: Command): void {
+  program
+    .command('scan')
+    .description('Scan log files once from their start and print what the patterns detect (never fixes anything)')
+    .argument('[files...]', 'log files or globs (default: the configured watch.logs)')
+    .option('--config <path>', 'config file', DEFAULT_CONFIG_PATH)
+    .option('--json', 'print {"detections":[...]} as JSON')
+    .action(async (files: string[], opts: { config: string; json?: boolean }) => {
+      const cfg = loadConfig(opts.config);
+      const targets = files.length > 0 ? files : cfg.watch.logs;
+      const matcher = compileMatcher(cfg.error_patterns);
+      const tty = process.stderr.isTTY === true;
+      let lastPct = -1;
+      const detections = await scanFilesFromStart(targets, matcher, {
+        maxLineBytes: cfg.watch.max_line_bytes,
+        onProgress: tty
+          ? (file, done, total) => {
+              const pct = Math.floor((done / Math.max(1, total)) * 100);
+              if (total < PROGRESS_MIN_BYTES || pct === lastPct) return;
+              lastPct = pct;
+              process.stderr.write(`\r${file}: ${pct}%${pct >= 100 ? '\n' : ''}`);
+            }
+          : undefined,
+      });
+      if (opts.json) {
+        printJson({
+          detections: detections.map((d) => ({
+            id: d.id,
+            name: d.name,
+            severity: d.severity,
+            count: d.count,
+            file: d.file,
+            first_line: d.first_line,
+            samples: d.samples,
+          })),
+        });
+        return;
+      }
+      if (detections.length === 0) {
+        process.stdout.write(`no detections in ${targets.length} path(s)\n`);
+        return;
+      }
+      printTable(
+        ['id', 'severity', 'count', 'file', 'lines', 'sample'],
+        detections.map((d) => [
+          d.id,
+          d.severity,
+          d.count,
+          d.file,
+          d.first_line === undefined ? '' : `${d.first_line}–${d.last_line}`,
+          (d.samples[d.samples.length - 1] ?? '').slice(0, 80),
+        ]),
+      );
+    });
+}

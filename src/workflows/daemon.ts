@@ -1,0 +1,296 @@
+/**
+ * `autoFixDaemon`: the seed's continuous cycle as a durable workflow — `loopCount` detection loops
+ * `loopIntervalSeconds` apart, then a `waitMinutes` rest, then continue-as-new with small carried
+ * state (log cursors, cooldowns, flap counters, pause state). Deterministic: all I/O is in
+ * activities; time is workflow time.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  allHandlersFinished,
+  log,
+  ParentClosePolicy,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { Activities } from '../activities';
+import type { Config } from '../config/schema';
+import type { Detection } from '../detection/types';
+import { ageFixMemory, decideFix, dueChecks, incidentId, isPaused } from '../policy';
+import {
+  type DaemonInput,
+  type DaemonState,
+  type DaemonStatus,
+  type DaemonSummary,
+  type SagaResult,
+  incidentClosedSignal,
+  pauseFixesSignal,
+  reloadConfigUpdate,
+  resumeFixesSignal,
+  runNowSignal,
+  statusQuery,
+  stopSignal,
+} from './definitions';
+import { AutofixHost, AutofixKind } from './search-attributes';
+import { remediationSaga } from './saga';
+
+// One loop = one local activity: its result is a single marker event, so a quiet loop costs
+// ~6 history events (workflow task ×3, marker, timer ×2) instead of ~11 with a normal activity.
+const { detect } = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 3, initialInterval: '1 second' },
+});
+const { loadDaemonConfig, notify } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ConfigError'] },
+});
+
+/** Seconds between runs of each periodic check, from the config. */
+function checkIntervals(cfg: Config): Record<string, number> {
+  const h = cfg.health_checks;
+  const out: Record<string, number> = { json: 0 };
+  for (const name of ['postgres', 'redis', 'disk', 'memory', 'http', 'ports'] as const) {
+    const c = h[name];
+    if (c.enabled && (name !== 'http' || h.http.endpoints.length > 0) && (name !== 'ports' || h.ports.expect_listening.length > 0)) {
+      out[name] = c.interval_seconds;
+    }
+  }
+  return out;
+}
+
+/** The daemon workflow. See the module comment. */
+export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSummary> {
+  const info = workflowInfo();
+  const state: DaemonState = input.state ?? {
+    v: 1,
+    iteration: 1,
+    config: await loadDaemonConfig(input.configPath, input.logFile),
+    cursors: {},
+    lastRun: {},
+    memory: {},
+    openIncidents: {},
+    pause: null,
+    totals: { loops: 0, detections: 0, events: 0, incidents: 0 },
+  };
+  const host = input.host ?? '';
+  const settings = () => ({
+    loopCount: input.loopCount ?? state.config.daemon.loop_count,
+    intervalMs: (input.loopIntervalSeconds ?? state.config.daemon.loop_interval_seconds) * 1000,
+    waitMs: (input.waitMinutes ?? state.config.daemon.wait_minutes) * 60_000,
+  });
+  let loop = 0;
+  let phase: DaemonStatus['phase'] = 'detecting';
+  let nextLoopAt: number | undefined;
+  let wake = false;
+  let stopping = false;
+  const summary: DaemonSummary = { iteration: state.iteration, loops: 0, detections: [], incidents: [], skipped: [] };
+  // One-shot mode waits for its sagas and reports their outcomes (the seed's manual run).
+  const awaited: Array<Promise<SagaResult>> = [];
+
+  if (!input.once && !input.state) upsertSearchAttributes([{ key: AutofixKind, value: 'daemon' }]);
+  if (host && !input.state) upsertSearchAttributes([{ key: AutofixHost, value: host }]);
+
+  setHandler(pauseFixesSignal, (args) => {
+    const now = Date.now();
+    state.pause = { since: now, ...(args?.reason ? { reason: args.reason } : {}), ...(args?.minutes ? { until: now + args.minutes * 60_000 } : {}) };
+    log.info('fixes paused', { reason: args?.reason, minutes: args?.minutes });
+  });
+  setHandler(resumeFixesSignal, () => {
+    state.pause = null;
+    log.info('fixes resumed');
+  });
+  setHandler(runNowSignal, () => {
+    wake = true;
+  });
+  setHandler(stopSignal, () => {
+    stopping = true;
+    wake = true;
+  });
+  setHandler(incidentClosedSignal, (c) => {
+    if (state.openIncidents[c.patternId] === c.incidentId) delete state.openIncidents[c.patternId];
+  });
+  setHandler(reloadConfigUpdate, async (args) => {
+    // An invalid config makes the activity fail (ConfigError); the update fails and the
+    // daemon keeps the config it has.
+    let cfg: Config;
+    try {
+      cfg = await loadDaemonConfig(args?.path ?? state.config.source, input.logFile);
+    } catch (err) {
+      const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+      throw ApplicationFailure.nonRetryable(`config refused, keeping the current one: ${(cause as Error).message}`, 'ConfigError');
+    }
+    state.config = cfg;
+    return { patterns: cfg.error_patterns.length, source: cfg.source };
+  });
+  setHandler(statusQuery, (): DaemonStatus => {
+    const now = Date.now();
+    const paused = isPaused(state.pause, now);
+    const cooldowns: Record<string, string> = {};
+    const flapping: string[] = [];
+    for (const [id, mem] of Object.entries(state.memory)) {
+      const last = mem.fixes[mem.fixes.length - 1];
+      const until = last !== undefined ? last + state.config.auto_fix_config.cooldown_period * 1000 : 0;
+      if (until > now) cooldowns[id] = new Date(until).toISOString();
+      if (mem.trippedAt !== undefined) flapping.push(id);
+    }
+    return {
+      running: !stopping,
+      paused,
+      ...(paused && state.pause?.reason ? { pauseReason: state.pause.reason } : {}),
+      ...(paused && state.pause?.until ? { pausedUntil: new Date(state.pause.until).toISOString() } : {}),
+      iteration: state.iteration,
+      loop,
+      loopCount: settings().loopCount,
+      phase,
+      ...(state.lastLoopAt ? { lastLoopAt: new Date(state.lastLoopAt).toISOString() } : {}),
+      ...(nextLoopAt ? { nextLoopAt: new Date(nextLoopAt).toISOString() } : {}),
+      openIncidents: { ...state.openIncidents },
+      cooldowns,
+      flapping,
+      ...(state.lastHealth ? { lastHealth: state.lastHealth } : {}),
+      totals: state.totals,
+      config: state.config.source,
+      ...(host ? { host } : {}),
+    };
+  });
+
+  /** Sleeps `ms` of workflow time, cut short by runNow or stop. */
+  async function rest(ms: number, p: DaemonStatus['phase']): Promise<void> {
+    phase = p;
+    nextLoopAt = Date.now() + ms;
+    await condition(() => wake, ms);
+    wake = false;
+  }
+
+  /** One detection loop: one local activity, then a saga per detection that may be fixed. */
+  async function runLoop(): Promise<void> {
+    phase = 'detecting';
+    nextLoopAt = undefined;
+    const now = Date.now();
+    const cfg = state.config;
+    if (state.pause?.until !== undefined && now >= state.pause.until) state.pause = null;
+    const due = dueChecks(state.lastRun, checkIntervals(cfg), now);
+    let result;
+    try {
+      result = await detect({ config: cfg, cursors: state.cursors, checks: due, iteration: state.iteration, loop, host });
+    } catch (err) {
+      log.error('detection loop failed; the next loop tries again', { error: String(err) });
+      return;
+    }
+    state.cursors = result.cursors;
+    for (const c of due) state.lastRun[c] = now;
+    if (result.health) state.lastHealth = result.health;
+    state.lastLoopAt = now;
+    state.totals.loops++;
+    summary.loops++;
+    if (result.health) summary.health = result.health;
+    await handleDetections(result.detections, now);
+  }
+
+  async function handleDetections(detections: Detection[], now: number): Promise<void> {
+    const cfg = state.config;
+    const flap = cfg.auto_fix_config.flap_guard;
+    for (const [id, mem] of Object.entries(state.memory)) state.memory[id] = ageFixMemory(mem, flap, now);
+    // One decision per pattern per loop, on the detection with the most events.
+    const byPattern = new Map<string, Detection>();
+    for (const d of detections) {
+      const prev = byPattern.get(d.id);
+      if (!prev || d.count > prev.count) byPattern.set(d.id, d);
+    }
+    state.totals.detections += detections.length;
+    state.totals.events += detections.reduce((n, d) => n + d.count, 0);
+    summary.detections.push(...detections);
+    for (const [patternId, d] of byPattern) {
+      const pattern = cfg.error_patterns.find((p) => p.id === patternId);
+      if (!pattern) continue;
+      const mem = (state.memory[patternId] ??= { fixes: [] });
+      mem.lastDetected = now;
+      const decision = decideFix({
+        autoFix: pattern.auto_fix,
+        hasActions: pattern.actions.length > 0,
+        paused: isPaused(state.pause, now),
+        inProgress: state.openIncidents[patternId] !== undefined,
+        memory: mem,
+        cooldownSeconds: cfg.auto_fix_config.cooldown_period,
+        flap,
+        now,
+      });
+      if (decision.action === 'skip') {
+        summary.skipped.push({ patternId, reason: decision.reason });
+        continue;
+      }
+      if (decision.action === 'trip') {
+        mem.trippedAt = now;
+        summary.skipped.push({ patternId, reason: 'flapping' });
+        await notify(cfg, {
+          severity: 'critical',
+          message: `flap guard tripped for ${patternId}: ${decision.fixesInWindow} fixes within ${flap.window_minutes} min; auto-fix stopped for this pattern until it is quiet for ${flap.reset_after_minutes} min`,
+          patternId,
+          dedupeKey: `flap-${patternId}-${now}`,
+        });
+        continue;
+      }
+      const id = incidentId(patternId, now, cfg.auto_fix_config.cooldown_period, host || undefined);
+      let handle;
+      try {
+        handle = await startChild(remediationSaga, {
+          workflowId: id,
+          args: [
+            {
+              incidentId: id,
+              patternId,
+              severity: pattern.severity,
+              detection: d,
+              config: cfg,
+              host,
+              dryRun: cfg.auto_fix_config.dry_run,
+              daemonWorkflowId: info.workflowId,
+              startedBy: 'daemon',
+            },
+          ],
+          // A continue-as-new of the daemon must never kill a fix in progress.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+        });
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          summary.skipped.push({ patternId, reason: 'in_progress' });
+          continue;
+        }
+        throw err;
+      }
+      mem.fixes.push(now);
+      state.openIncidents[patternId] = id;
+      state.totals.incidents++;
+      summary.incidents.push({ patternId, incidentId: id });
+      if (input.once) awaited.push(handle.result());
+    }
+  }
+
+  const { loopCount } = settings();
+  for (loop = 1; loop <= (input.once ? 1 : loopCount); loop++) {
+    await runLoop();
+    if (input.once || stopping) break;
+    if (loop < loopCount) await rest(settings().intervalMs, 'between_loops');
+    if (stopping) break;
+    if (workflowInfo().continueAsNewSuggested) break;
+  }
+  if (!input.once && !stopping) await rest(settings().waitMs, 'resting');
+  phase = 'stopping';
+  await condition(allHandlersFinished);
+  if (input.once || stopping) {
+    for (const r of await Promise.all(awaited)) {
+      const entry = summary.incidents.find((i) => i.incidentId === r.incidentId);
+      if (entry) Object.assign(entry, { outcome: r.outcome, ...(r.reason ? { reason: r.reason } : {}) });
+    }
+    return summary;
+  }
+  state.iteration++;
+  return await continueAsNew<typeof autoFixDaemon>({ ...input, state });
+}

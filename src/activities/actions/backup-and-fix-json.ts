@@ -72,6 +72,9 @@ async function buildPlan(ctx: ActionContext, spec: Spec): Promise<{ repairs: Rep
     const real = await resolveInsideRoots(entry.path, m.roots);
     const st = await fsp.lstat(real).catch((e: unknown) => (errnoCode(e) === 'ENOENT' ? undefined : Promise.reject(e)));
     if (st && !st.isFile()) throw refused(`backup_and_fix_json: "${real}" is not a regular file; not replacing it`);
+    if (!st && !(await fsp.lstat(path.dirname(real)).then((d) => d.isDirectory(), () => false))) {
+      throw refused(`backup_and_fix_json: "${real}" is missing and so is its directory; create_missing_dirs should run first`);
+    }
     if (st && (await parsesAsJson(real))) {
       valid.push(real);
       continue;

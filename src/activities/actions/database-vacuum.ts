@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { Client, escapeIdentifier } from 'pg';
+import { pgClientConfig } from '../pg-config';
 import type { ActionSpec } from '../../config/schema';
 import type { ActionDefinition } from './types';
 
@@ -44,7 +45,7 @@ export const databaseVacuum: ActionDefinition<Spec> = {
   async run(ctx, spec) {
     const url = ctx.config.health_checks.postgres.url;
     const sql = vacuumStatement(spec.tables);
-    const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+    const client = new Client(pgClientConfig(url, { connectionTimeoutMillis: 10_000 }));
     client.on('error', () => undefined);
     const started = Date.now();
     try {

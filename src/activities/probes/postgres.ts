@@ -1,5 +1,6 @@
 /** `database_connection`: connect to PostgreSQL and run `SELECT 1` (what pg_isready tells, plus a query). */
 import { Client } from 'pg';
+import { pgClientConfig } from '../pg-config';
 import type { CheckResult, Probe } from './types';
 import { errorText } from './types';
 import { elapsedMs, withDeadline } from './deadline';
@@ -26,13 +27,14 @@ export async function probePostgres(url: string, timeoutMs: number): Promise<Che
   const target = describeDbUrl(url);
   const start = performance.now();
   // pg's own timeouts bound each step; withDeadline bounds the whole (DNS, TLS, auth included).
-  const client = new Client({
-    connectionString: url,
-    connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
-    statement_timeout: timeoutMs,
-    application_name: 'autofix-health',
-  });
+  const client = new Client(
+    pgClientConfig(url, {
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      statement_timeout: timeoutMs,
+      application_name: 'autofix-health',
+    }),
+  );
   client.on('error', () => undefined); // a dying connection emits 'error'; the awaited calls report it
   try {
     await withDeadline(

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
+import { pgClientConfig } from '../pg-config';
 import Redis from 'ioredis';
 import type { ServiceConfig } from '../../config/schema';
 
@@ -25,7 +26,7 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void
 }
 
 async function pingPostgres(url: string, timeoutMs: number): Promise<void> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  const client = new Client(pgClientConfig(url, { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs }));
   client.on('error', () => undefined);
   try {
     await client.connect();

@@ -41,6 +41,8 @@ async function main(): Promise<number> {
         AUTOFIX_UI_URL: server.uiUrl,
         AUTOFIX_TEST_TEMPORAL_CLI: cli,
         AUTOFIX_TEST_UI_PORT: String(uiPort),
+        // Workers in tests log warnings and errors only; failures under test are expected.
+        AUTOFIX_LOG_LEVEL: process.env.AUTOFIX_LOG_LEVEL ?? 'WARN',
       },
     });
     child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
@@ -49,10 +51,12 @@ async function main(): Promise<number> {
   return code;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`[test] ${err.message}\n`);
-    process.exit(1);
-  },
-);
+if (require.main === module) {
+  void main().then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      process.stderr.write(`[test] ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -9,6 +9,7 @@ import { createActivities } from '../activities';
 import { DEFAULT_CONFIG_PATH } from '../config/load';
 import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 import { WORKFLOW_BUNDLE_PATH } from './bundle-path';
+import { installRuntime } from './runtime';
 
 export { WORKFLOW_BUNDLE_PATH };
 
@@ -32,6 +33,7 @@ export interface AutofixWorkerOptions {
  *   await worker.run();
  */
 export async function createAutofixWorker(o: AutofixWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  installRuntime();
   const connection = await NativeConnection.connect({ address: o.address });
   const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
     !o.workflowsPath && existsSync(WORKFLOW_BUNDLE_PATH)

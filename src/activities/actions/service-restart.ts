@@ -33,8 +33,12 @@ export function serviceConfigFor(ctx: ActionContext, name: string): ServiceConfi
 }
 
 /** The restart argv: configured, else `["systemctl", "restart", <unit or name>]`. */
-export function restartArgv(name: string, svc: ServiceConfig): string[] {
-  return svc.restart ?? ['systemctl', 'restart', svc.unit ?? name];
+export function restartArgv(name: string, svc: ServiceConfig, uid: number | undefined = process.getuid?.()): string[] {
+  if (svc.restart) return svc.restart;
+  const argv = ['systemctl', 'restart', svc.unit ?? name];
+  // A non-root worker (www-data under systemd) restarts through the exact sudoers rules that
+  // `autofix install-service` writes; -n makes a missing rule fail instead of prompting.
+  return uid === 0 ? argv : ['sudo', '-n', ...argv];
 }
 
 /** Pids of the service's process from its pid file and/or command-line regex (alive ones only). */

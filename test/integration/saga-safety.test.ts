@@ -1,0 +1,138 @@
+/**
+ * Remediation sagas on the real dev server with real files: compensation restores the original
+ * bytes when a later action fails for good; dry-run touches nothing; a manual fix while paused is
+ * skipped; a corrupt watched JSON file is repaired from its last good backup by the daemon.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load';
+import type { SagaInput, SagaResult } from '../../src/workflows/definitions';
+import { makeSandbox, type Sandbox } from '../helpers/sandbox';
+import { startTestWorker, waitFor, type TestTemporal } from '../helpers/temporal';
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const listing = (dir: string) => readdirSync(dir).sort();
+
+describe('remediation saga safety', () => {
+  let sb: Sandbox;
+  let t: TestTemporal;
+  let bigLog: string;
+
+  before(async () => {
+    sb = makeSandbox();
+    bigLog = path.join(sb.dir, 'logs', 'big.log');
+    sb.writeConfig({
+      error_patterns: [
+        {
+          id: 'disk_full',
+          name: 'ディスク容量不足',
+          pattern: 'No space left on device',
+          severity: 'critical',
+          auto_fix: true,
+          actions: [
+            { type: 'log_rotate', files: [bigLog], max_bytes: 1024, keep: 2 },
+            // Port 1 is not in managed.ports: a non-retryable refusal after the rotation.
+            { type: 'kill_process_on_port', port: 1 },
+          ],
+        },
+        { id: 'disk_full_ok', name: 'rotate only', pattern: 'never matches here', severity: 'warning', auto_fix: true, actions: [{ type: 'log_rotate', files: [bigLog], max_bytes: 1024, keep: 2 }] },
+      ],
+      auto_fix_config: { max_retries: 3, retry_delay: 1, cooldown_period: 1, notification_channels: ['log', 'alerts'] },
+    });
+    t = await startTestWorker({ configPath: sb.configPath });
+  });
+  after(async () => {
+    await t.close();
+    sb.cleanup();
+  });
+
+  const runSaga = (patternId: string, extra: Partial<SagaInput> = {}): Promise<SagaResult> => {
+    const cfg = loadConfig(sb.configPath);
+    const pattern = cfg.error_patterns.find((p) => p.id === patternId)!;
+    const input: SagaInput = {
+      incidentId: `incident-${patternId}-test-${Date.now()}`,
+      patternId,
+      severity: pattern.severity,
+      detection: { id: patternId, name: pattern.name, severity: pattern.severity, count: 1, source: 'log', samples: ['test'] },
+      config: cfg,
+      host: 'testhost',
+      startedBy: 'cli',
+      ...extra,
+    };
+    return t.client.workflow.execute('remediationSaga', { workflowId: input.incidentId, taskQueue: t.taskQueue, args: [input] });
+  };
+
+  test('an action that fails for good after a change: the backup is restored byte for byte', async () => {
+    writeFileSync(bigLog, 'x'.repeat(64 * 1024) + '\nlast line\n');
+    const original = sha(bigLog);
+    const r = await runSaga('disk_full');
+    assert.equal(r.outcome, 'failed_compensated', JSON.stringify(r, null, 2));
+    assert.equal(r.steps[0]?.status, 'done');
+    assert.ok(r.steps[0]?.backup, 'the rotation was backed up first');
+    assert.equal(r.steps[1]?.status, 'failed');
+    assert.match(r.steps[1]?.error ?? '', /RefusedError/);
+    assert.equal(r.compensations.length, 1);
+    assert.equal(r.compensations[0]?.ok, true);
+    assert.equal(sha(bigLog), original, 'original bytes restored');
+    assert.ok(existsSync(path.join(r.steps[0]!.backup!, 'manifest.json')), 'the backup keeps its manifest');
+  });
+
+  test('dry-run records what each action would do and touches nothing', async () => {
+    writeFileSync(bigLog, 'y'.repeat(64 * 1024) + '\n');
+    const before = { sha: sha(bigLog), files: listing(path.dirname(bigLog)) };
+    const r = await runSaga('disk_full_ok', { dryRun: true });
+    assert.equal(r.outcome, 'skipped');
+    assert.equal(r.steps[0]?.status, 'planned');
+    assert.match(r.steps[0]?.summary ?? '', /big\.log/);
+    assert.equal(sha(bigLog), before.sha);
+    assert.deepEqual(listing(path.dirname(bigLog)), before.files);
+  });
+
+  test('a fix while fixes are paused is skipped and changes nothing', async () => {
+    const before = sha(bigLog);
+    const r = await runSaga('disk_full_ok', { paused: true });
+    assert.equal(r.outcome, 'skipped');
+    assert.match(r.reason ?? '', /paused/);
+    assert.equal(r.steps.length, 0);
+    assert.equal(sha(bigLog), before);
+  });
+
+  test('the same rotation without a failing action is fixed and rotates for real', async () => {
+    writeFileSync(bigLog, 'z'.repeat(64 * 1024) + '\n');
+    const r = await runSaga('disk_full_ok');
+    assert.equal(r.outcome, 'fixed', JSON.stringify(r, null, 2));
+    assert.ok(readFileSync(bigLog).length < 1024, 'the live log was truncated');
+    assert.ok(listing(path.dirname(bigLog)).some((f) => /^big\.log\.1(\.gz)?$/.test(f)), 'a rotated copy exists');
+  });
+
+  test('a corrupt watched JSON file is detected by the daemon and repaired from its last good backup', async () => {
+    const settings = path.join(sb.dir, 'settings.json');
+    const good = JSON.stringify({ feature: true, items: [1, 2, 3] }, null, 2);
+    writeFileSync(`${settings}.bak`, good);
+    writeFileSync(settings, '{"feature": true, "items": [1, 2');
+    sb.writeConfig({
+      error_patterns: [
+        { id: 'json_parse', name: 'JSON解析エラー', pattern: 'JSONDecodeError|Unexpected end of JSON', severity: 'error', auto_fix: true, sources: ['log', 'json'], actions: [{ type: 'backup_and_fix_json' }] },
+      ],
+      watch: { logs: [sb.appLog], json_files: [settings] },
+      managed: { roots: [sb.dir], json_files: [{ path: settings, default_content: {} }] },
+    });
+    const id = `daemon-json-${Date.now()}`;
+    await t.client.workflow.start('autoFixDaemon', { workflowId: id, taskQueue: t.taskQueue, args: [{ configPath: sb.configPath, loopCount: 1000, loopIntervalSeconds: 0.5, waitMinutes: 0.01 }] });
+    try {
+      const incident = await waitFor('json incident', async () => {
+        for await (const wf of t.client.workflow.list({ query: `WorkflowId STARTS_WITH "incident-json_parse-"` })) if (wf.taskQueue === t.taskQueue) return wf.workflowId;
+        return undefined;
+      });
+      const r = await t.client.workflow.getHandle(incident).result();
+      assert.equal(r.outcome, 'fixed', JSON.stringify(r, null, 2));
+      assert.deepEqual(JSON.parse(readFileSync(settings, 'utf8')), JSON.parse(good));
+      assert.equal(r.verification?.ok, true);
+    } finally {
+      await t.client.workflow.getHandle(id).terminate('test done');
+    }
+  });
+});

@@ -81,19 +81,27 @@ export function pingOnce(port: number, timeoutMs = 300): Promise<boolean> {
   });
 }
 
-/** Argv that starts a daemonized redis-server on `port` with a pid file (no persistence). */
+/** The pid file of the bench redis on `port`. */
+export const redisPidFile = (port: number, dir: string) => path.join(dir, `redis-${port}.pid`);
+
+/**
+ * Argv that starts a daemonized redis-server on `port` with a pid file and no persistence. The
+ * settings live in a conf file (written here) so the argv needs no shell quoting (Monit has none).
+ */
 export function redisArgv(port: number, dir: string): string[] {
-  return [
-    '/usr/bin/redis-server',
-    '--port', String(port),
-    '--bind', '127.0.0.1',
-    '--daemonize', 'yes',
-    '--pidfile', path.join(dir, `redis-${port}.pid`),
-    '--dir', dir,
-    '--save', '',
-    '--appendonly', 'no',
-    '--logfile', path.join(dir, `redis-${port}.log`),
+  const conf = path.join(dir, `redis-${port}.conf`);
+  const lines = [
+    `port ${port}`,
+    'bind 127.0.0.1',
+    'daemonize yes',
+    `pidfile ${redisPidFile(port, dir)}`,
+    `dir ${dir}`,
+    'save ""',
+    'appendonly no',
+    `logfile ${path.join(dir, `redis-${port}.log`)}`,
   ];
+  fs.writeFileSync(conf, lines.join('\n') + '\n');
+  return ['/usr/bin/redis-server', conf];
 }
 
 /** Starts the bench redis and waits (≤ 10 s) until it answers PING; returns its pid. */
@@ -112,7 +120,7 @@ export async function startRedis(port: number, dir: string): Promise<number> {
 /** The pid recorded in the bench redis's pid file, if that process is alive. */
 export function redisPid(port: number, dir: string): number | undefined {
   try {
-    const pid = Number(fs.readFileSync(path.join(dir, `redis-${port}.pid`), 'utf8').trim());
+    const pid = Number(fs.readFileSync(redisPidFile(port, dir), 'utf8').trim());
     process.kill(pid, 0);
     return pid;
   } catch {
@@ -133,7 +141,7 @@ export async function killRedisOnPort(port: number): Promise<void> {
     } catch {
       continue;
     }
-    if (new RegExp(`^\\S*redis-server \\S*:${port}\\b`).test(cmd) || (cmd.includes('redis-server') && cmd.includes(`--port ${port} `))) {
+    if (new RegExp(`^\\S*redis-server \\S*:${port}\\b`).test(cmd) || (cmd.includes('redis-server') && cmd.includes(`/redis-${port}.conf`))) {
       try {
         process.kill(Number(name), 'SIGKILL');
       } catch {

@@ -108,11 +108,15 @@ export function fixesInWindow(mem: FixMemory | undefined, flap: FlapGuardSetting
  */
 export function ageFixMemory(mem: FixMemory, flap: FlapGuardSettings, now: number): FixMemory {
   const from = now - flap.window_minutes * 60_000;
-  const fixes = mem.fixes.filter((t) => t > from);
+  let fixes = mem.fixes.filter((t) => t > from);
   let trippedAt = mem.trippedAt;
   if (trippedAt !== undefined) {
     const quietSince = Math.max(mem.lastDetected ?? trippedAt, trippedAt);
-    if (now - quietSince >= flap.reset_after_minutes * 60_000) trippedAt = undefined;
+    if (now - quietSince >= flap.reset_after_minutes * 60_000) {
+      // A reset starts the count afresh; otherwise the old fixes would trip it again at once.
+      trippedAt = undefined;
+      fixes = [];
+    }
   }
   const out: FixMemory = { fixes };
   if (mem.lastDetected !== undefined) out.lastDetected = mem.lastDetected;

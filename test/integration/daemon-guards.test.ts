@@ -1,0 +1,148 @@
+/**
+ * The daemon's guards and durability on the real dev server: the flap guard trips and resets,
+ * the cooldown holds, a worker killed with SIGKILL loses and doubles nothing, and the plain
+ * `temporal` CLI drives the daemon.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { statusQuery, type DaemonStatus } from '../../src/workflows/definitions';
+import { http500Pattern, makeSandbox, type Sandbox } from '../helpers/sandbox';
+import { startTestWorker, temporalAddress, waitFor, type TestTemporal } from '../helpers/temporal';
+
+const line500 = (n: number) => `10.0.0.${n % 250} - - [28/Dec/2025:10:30:00 +0000] "POST /api/orders HTTP/1.1" 502 0 "-" "curl/8.0"\n`;
+const REPO = path.resolve(__dirname, '../../..');
+
+describe('daemon guards', () => {
+  let sb: Sandbox;
+  let t: TestTemporal;
+  before(async () => {
+    sb = makeSandbox();
+    t = await startTestWorker({ configPath: sb.configPath });
+  });
+  after(async () => {
+    await t.close();
+    sb.cleanup();
+  });
+
+  const status = (id: string): Promise<DaemonStatus> => t.client.workflow.getHandle(id).query(statusQuery);
+  const startDaemon = async (prefix: string) => {
+    const id = `${prefix}-${Date.now()}`;
+    await t.client.workflow.start('autoFixDaemon', { workflowId: id, taskQueue: t.taskQueue, args: [{ configPath: sb.configPath, loopCount: 10_000, loopIntervalSeconds: 0.3, waitMinutes: 0.01 }] });
+    return id;
+  };
+
+  test('the flap guard trips after max_fixes, alerts critical, then resets after a quiet period', async () => {
+    writeFileSync(sb.appLog, '');
+    sb.writeConfig({ auto_fix_config: { cooldown_period: 0.2, notification_channels: ['log', 'alerts'], flap_guard: { max_fixes: 2, window_minutes: 30, reset_after_minutes: 0.05 } } });
+    const id = await startDaemon('daemon-flap');
+    try {
+      let n = 0;
+      const tripped = await waitFor('flap guard', async () => {
+        appendFileSync(sb.appLog, line500(n++));
+        await new Promise((r) => setTimeout(r, 700));
+        const s = await status(id);
+        return s.flapping.includes('http_5xx') ? s : undefined;
+      });
+      assert.equal(tripped.totals.incidents, 2, 'exactly max_fixes fixes before the guard trips');
+      const alerts = readFileSync(path.join(sb.dataDir, 'logs', 'alerts.log'), 'utf8');
+      assert.match(alerts, /"severity": "critical", "message": "flap guard tripped for http_5xx/);
+      // More detections while tripped start nothing.
+      appendFileSync(sb.appLog, line500(n++));
+      await waitFor('detected while tripped', async () => (await status(id)).totals.events >= n);
+      assert.equal((await status(id)).totals.incidents, 2);
+      // Quiet for reset_after_minutes (3 s): the guard resets and fixing resumes.
+      await waitFor('reset', async () => !(await status(id)).flapping.includes('http_5xx'), 20_000);
+      appendFileSync(sb.appLog, line500(n++));
+      await waitFor('fixing again', async () => (await status(id)).totals.incidents === 3);
+    } finally {
+      await t.client.workflow.getHandle(id).terminate('test done');
+    }
+  });
+
+  test('the cooldown holds between fixes of one pattern', async () => {
+    writeFileSync(sb.appLog, '');
+    sb.writeConfig({ auto_fix_config: { cooldown_period: 3600, notification_channels: ['log', 'alerts'] } });
+    const id = await startDaemon('daemon-cooldown');
+    try {
+      appendFileSync(sb.appLog, line500(1));
+      await waitFor('first fix', async () => (await status(id)).totals.incidents === 1);
+      appendFileSync(sb.appLog, line500(2));
+      const s = await waitFor('second detection', async () => {
+        const st = await status(id);
+        return st.totals.events >= 2 ? st : undefined;
+      });
+      assert.equal(s.totals.incidents, 1, 'no second fix within the cooldown');
+      assert.ok(s.cooldowns.http_5xx, 'status shows the cooldown');
+    } finally {
+      await t.client.workflow.getHandle(id).terminate('test done');
+    }
+  });
+
+  test('a worker killed with SIGKILL mid-iteration: after restart nothing is lost and nothing counted twice', async () => {
+    writeFileSync(sb.appLog, '');
+    sb.writeConfig({ error_patterns: [{ ...http500Pattern, auto_fix: false, actions: [] }] });
+    const taskQueue = `killed-${randomUUID().slice(0, 8)}`;
+    const startWorker = (): ChildProcess =>
+      spawn(process.execPath, [path.join(REPO, 'bin', 'autofix'), 'worker', '--task-queue', taskQueue, '--config', sb.configPath], {
+        env: { ...process.env, AUTOFIX_LOG_LEVEL: 'ERROR' },
+        stdio: 'ignore',
+      });
+    let worker = startWorker();
+    const id = `daemon-kill-${Date.now()}`;
+    await t.client.workflow.start('autoFixDaemon', { workflowId: id, taskQueue, args: [{ configPath: sb.configPath, loopCount: 5, loopIntervalSeconds: 0.3, waitMinutes: 0.005 }] });
+    try {
+      for (let i = 0; i < 3; i++) appendFileSync(sb.appLog, line500(i));
+      await waitFor('3 events', async () => (await status(id)).totals.events >= 3);
+      worker.kill('SIGKILL');
+      for (let i = 3; i < 7; i++) appendFileSync(sb.appLog, line500(i));
+      await new Promise((r) => setTimeout(r, 1000));
+      worker = startWorker();
+      const s = await waitFor('7 events after restart', async () => {
+        const st = await status(id);
+        return st.totals.events >= 7 ? st : undefined;
+      }, 60_000);
+      const loops = s.totals.loops;
+      await waitFor('more loops', async () => (await status(id)).totals.loops >= loops + 4, 60_000);
+      assert.equal((await status(id)).totals.events, 7);
+    } finally {
+      worker.kill('SIGKILL');
+      await t.client.workflow.getHandle(id).terminate('test done').catch(() => undefined);
+    }
+  });
+
+  test('the plain temporal CLI starts, pauses, queries and resumes the daemon', async () => {
+    const cli = process.env.AUTOFIX_TEST_TEMPORAL_CLI;
+    assert.ok(cli, 'the test runner provides the Temporal CLI');
+    sb.writeConfig();
+    const id = `daemon-plain-${Date.now()}`;
+    const base = ['--address', temporalAddress(), '--workflow-id', id];
+    // Async: the worker answering the query runs in this very process.
+    const run = async (args: string[]) => (await promisify(execFile)(cli, args, { encoding: 'utf8', timeout: 30_000 })).stdout;
+    await run(['workflow', 'start', '--type', 'autoFixDaemon', '--task-queue', t.taskQueue, ...base, '--id-conflict-policy', 'UseExisting', '--input', JSON.stringify({ configPath: sb.configPath, loopCount: 1000, loopIntervalSeconds: 0.5, waitMinutes: 0.01 })]);
+    await run(['workflow', 'signal', ...base, '--name', 'pauseFixes', '--input', JSON.stringify({ reason: 'maintenance', minutes: 5 })]);
+    const q = await waitFor('paused via query', async () => {
+      const out = JSON.parse(await run(['workflow', 'query', ...base, '--type', 'status', '--output', 'json'])) as { queryResult: DaemonStatus[] };
+      const st = out.queryResult[0];
+      return st?.paused ? st : undefined;
+    });
+    assert.equal(q.pauseReason, 'maintenance');
+    assert.equal(q.running, true);
+    await run(['workflow', 'signal', ...base, '--name', 'resumeFixes']);
+    await waitFor('resumed', async () => !(await status(id)).paused);
+    // Our own client sees the same workflow.
+    const conn = await Connection.connect({ address: temporalAddress() });
+    try {
+      const d = await new Client({ connection: conn }).workflow.getHandle(id).describe();
+      assert.equal(d.type, 'autoFixDaemon');
+    } finally {
+      await conn.close();
+      await t.client.workflow.getHandle(id).terminate('test done');
+    }
+  });
+});

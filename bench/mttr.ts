@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createAutofixWorker } from '../src/worker';
 import type { autoFixDaemon } from '../src/workflows/daemon';
 import { statusQuery } from '../src/workflows/definitions';
@@ -93,6 +93,8 @@ async function main(): Promise<void> {
   const conns: Array<{ close(): Promise<void> }> = [];
   const results: Record<string, number[]> = {};
   try {
+    // The SDK's default logger prints every activity at INFO; the figures are what matters here.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
     const w = await createAutofixWorker({ address: server.address, taskQueue, configPath, host: 'bench' });
     worker = w.worker;
     conns.push(w.connection);
@@ -107,6 +109,7 @@ async function main(): Promise<void> {
       const pid = await startRedis(port, dir);
       const workflowId = `bench-mttr-${tool}-${fault}-${n}-${Date.now()}`;
       let stopTool: () => Promise<void>;
+      let monitLog: string | undefined;
       if (tool === 'autofix') {
         await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
           workflowId,
@@ -123,6 +126,7 @@ async function main(): Promise<void> {
         stopTool = () => h.terminate('trial done').then(() => undefined);
       } else {
         const m = await startMonit(dir, rc);
+        monitLog = m.logFile;
         await sleep(1500);
         stopTool = () => m.stop();
       }
@@ -132,7 +136,7 @@ async function main(): Promise<void> {
       const ms = await timeToPong(port, giveUpMs);
       await stopTool();
       (results[`${tool} ${fault}`] ??= []).push(ms);
-      const by = tool === 'autofix' ? await incidentOutcome(client, faultAt) : '';
+      const by = tool === 'autofix' ? await incidentOutcome(client, faultAt) : monitLog ? monitSays(monitLog) : '';
       process.stdout.write(`  ${tool.padEnd(7)} ${fault}: ${Number.isNaN(ms) ? `not recovered within ${giveUpMs / 1000} s` : sec(ms)}${by}\n`);
     };
 
@@ -174,6 +178,17 @@ async function incidentOutcome(client: Client, since: number): Promise<string> {
     }
     await sleep(300);
   }
+}
+
+/** Monit's own account of the trial: its log lines about the service, shortened. */
+function monitSays(logFile: string): string {
+  const lines = fs
+    .readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => /benchredis/.test(l))
+    .map((l) => l.replace(/^\[[^\]]*\]\s*/, '').trim());
+  const uniq = [...new Set(lines)].slice(0, 6);
+  return uniq.length ? `\n      monit.log: ${uniq.join('\n                 ')}` : '';
 }
 
 function report(results: Record<string, number[]>, giveUpMs: number): void {

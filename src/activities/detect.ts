@@ -13,6 +13,7 @@ import { healthDetections, runHealthChecks } from './probes';
 import { writeAutoFixLog, type LogEntry } from './logging';
 import { sendNotification } from './notify';
 import type { HealthSummary } from '../workflows/definitions';
+import { detectionsTotal, fixesPaused, healthCheckStatus, lastLoopTimestamp, loopsTotal, statusValue } from './metrics';
 
 /** Input of one detection loop. */
 export interface DetectInput {
@@ -23,6 +24,8 @@ export interface DetectInput {
   iteration: number;
   loop: number;
   host: string;
+  /** Whether fixes are paused (reported as a metric). */
+  paused?: boolean;
 }
 
 /** Output of one detection loop. */
@@ -63,7 +66,11 @@ export function createDetect(_deps: { host: string }) {
     if (due.length > 0) {
       const report = await runHealthChecks(cfg, { only: due, metrics: false });
       const checks: Record<string, string> = {};
-      for (const [name, r] of Object.entries(report.checks)) if (r) checks[name] = r.status;
+      for (const [name, r] of Object.entries(report.checks)) {
+        if (!r) continue;
+        checks[name] = r.status;
+        healthCheckStatus.set({ check: name }, statusValue(r.status));
+      }
       health = { at: Date.now(), overall: report.overall_status, checks };
       detections.push(...healthDetections(report, cfg));
     }
@@ -82,6 +89,10 @@ export function createDetect(_deps: { host: string }) {
         details: { count: d.count, file: d.file, first_line: d.first_line, last_line: d.last_line, samples: d.samples },
       });
     }
+    for (const d of detections) detectionsTotal.inc({ pattern: d.id, severity: d.severity, source: d.source }, d.count);
+    loopsTotal.inc();
+    lastLoopTimestamp.set(Date.now() / 1000);
+    fixesPaused.set(input.paused ? 1 : 0);
     return { detections, cursors: scan.cursors, ...(health ? { health } : {}) };
   };
 }

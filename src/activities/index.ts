@@ -8,7 +8,8 @@ import { Context } from '@temporalio/activity';
 import type { Config } from '../config/schema';
 import { ConfigError } from '../config/errors';
 import { loadConfig } from '../config/load';
-import type { SagaInput } from '../workflows/definitions';
+import type { SagaInput, SagaResult } from '../workflows/definitions';
+import { actionsTotal, incidentsTotal, sagaDuration } from './metrics';
 import { actionFor } from './actions';
 import type { ActionContext, ActionResult } from './actions/types';
 import { backupTargets, restoreBackup, type BackupRef } from './backup';
@@ -101,9 +102,28 @@ export function createActivities(deps: ActivityDeps) {
       const spec = actionSpec(cfg, saga, index);
       const ctx = actionContext(cfg, saga);
       ctx.log('INFO', `修復アクション実行: ${spec.type}`);
-      const r = await actionFor(spec).run(ctx, spec);
-      ctx.log('INFO', `${spec.type}: ${r.summary}`);
-      return r;
+      try {
+        const r = await actionFor(spec).run(ctx, spec);
+        actionsTotal.inc({ type: spec.type, result: 'ok' });
+        ctx.log('INFO', `${spec.type}: ${r.summary}`);
+        return r;
+      } catch (err) {
+        actionsTotal.inc({ type: spec.type, result: 'failed' });
+        ctx.log('ERROR', `${spec.type}: ${(err as Error).message}`);
+        throw err;
+      }
+    },
+
+    /** Records a closed incident: the seed's completion line in auto_fix.log and the metrics. */
+    async recordOutcome(cfg: Config, result: SagaResult): Promise<void> {
+      const seconds = (Date.parse(result.endedAt) - Date.parse(result.startedAt)) / 1000;
+      incidentsTotal.inc({ pattern: result.patternId, outcome: result.outcome });
+      if (Number.isFinite(seconds)) sagaDuration.observe({ pattern: result.patternId, outcome: result.outcome }, seconds);
+      const line =
+        result.outcome === 'fixed'
+          ? { level: 'INFO' as const, message: `自動修復完了: ${result.patternId} (${result.incidentId})` }
+          : { level: result.outcome === 'skipped' ? ('WARNING' as const) : ('ERROR' as const), message: `自動修復${result.outcome === 'skipped' ? 'スキップ' : '失敗'}: ${result.patternId} (${result.incidentId}) ${result.outcome}${result.reason ? ` — ${result.reason}` : ''}` };
+      await writeAutoFixLog(cfg, [line]);
     },
 
     /** Compensation: puts a backup back byte for byte. */

@@ -1,48 +1,118 @@
 /**
- * Finds every occurrence of many literals in a buffer with few native passes.
+ * Finds every occurrence of many literals in a buffer with few native passes, chunk-wide (never
+ * per line).
  *
- * One `Buffer.indexOf(literal)` pass per literal costs ~70 passes for the default config. Instead
- * each literal is anchored on one of its bytes; anchors are chosen (greedy set cover over the
- * byte frequencies of a sample of the actual log) so that a few RARE bytes cover all literals.
- * Each anchor byte is found with `indexOf(byte)` (memchr speed when the byte is rare) and the
- * literals anchored on it are verified in place.
+ * Two kinds of pass, chosen per literal by a cost model over the byte counts of a sample of the
+ * actual log (greedy set cover):
+ *
+ * - native: `buf.indexOf(window)` where `window` is ≤ 7 bytes of the literal starting at its
+ *   rarest byte. Node memchr()s the window's first byte and compares the rest in C++, so only
+ *   real window occurrences come back to JavaScript. Windows stay under 8 bytes on purpose:
+ *   Node switches longer needles to Boyer-Moore-Horspool, measured 2× slower here than memchr on
+ *   a rare byte.
+ * - shared anchor: `buf.indexOf(byte)` on one byte that is rare in the sample and contained in
+ *   several literals; each occurrence verifies those literals in place (first/last byte in JS,
+ *   then a native compare). One pass then covers many literals.
+ *
+ * Cost constants were measured on the benchmark VM (Node 20): a memchr pass ≈ 0.04 ns/byte, a
+ * native restart on a window's first byte ≈ 12 ns, a hit returned to JavaScript ≈ 25 ns.
  */
+
+/** Cost of one pass, per byte searched (ns). */
+const PASS_NS_PER_BYTE = 0.04;
+/** Cost of one native restart (memchr found the window's first byte, the rest did not match). */
+const RESTART_NS = 12;
+/** Cost of one occurrence handed back to JavaScript, plus per literal verified there. */
+const HIT_NS = 25;
+const VERIFY_NS = 3;
+/** Node uses Boyer-Moore-Horspool from 8 bytes on; stay below. */
+const MAX_WINDOW = 7;
 
 interface Anchored {
   bytes: Buffer;
-  /** Offset of the anchor byte inside the literal. */
+  /** Offset of the anchor byte (or window) inside the literal. */
   at: number;
+}
+
+interface NativePass {
+  window: Buffer;
+  lit: Anchored;
+  /** The window is the whole literal: no verification needed. */
+  whole: boolean;
 }
 
 /** Searches one fixed set of literals; built by `createLiteralSearch`. */
 export interface LiteralSearch {
   /** Calls onHit(position of the literal's first byte) for every occurrence in buf[start, end). */
   forEachHit(buf: Buffer, start: number, end: number, onHit: (pos: number) => void): void;
+  /** The chosen passes, for tests and the benchmark notes: `byte:0x4b[3]` or `native:"\" 5"`. */
+  describe(): string[];
 }
 
-function byteFrequencies(sample: Buffer): Float64Array {
+/** Byte counts of a sample (strided on big samples), normalised to `per` bytes of input. */
+export function byteCounts(sample: Buffer, per = sample.length): Float64Array {
   const freq = new Float64Array(256);
   const step = sample.length > 1 << 20 ? 4 : 1; // a strided histogram is plenty for ranking bytes
   for (let i = 0; i < sample.length; i += step) freq[sample[i] as number]! += step;
-  for (let b = 0; b < 256; b++) freq[b] = ((freq[b] as number) + 1) / (sample.length + 256);
+  const scale = per / Math.max(1, sample.length);
+  for (let b = 0; b < 256; b++) freq[b] = ((freq[b] as number) + 0.5) * scale;
   return freq;
 }
 
-/** Greedy set cover: pick anchor bytes with the best (literals covered) / (scan + verify cost). */
-function chooseAnchors(literals: Buffer[], freq: Float64Array): Map<number, Anchored[]> {
-  const PASS = 0.0005; // cost of one pass, in "hits per byte" units
+/** Where a native window for `lit` should start: its rarest byte that leaves ≥ 2 bytes. */
+function windowStart(lit: Buffer, counts: Float64Array): number {
+  let best = 0;
+  const last = Math.max(0, lit.length - 2);
+  for (let i = 1; i <= last; i++) if ((counts[lit[i] as number] as number) < (counts[lit[best] as number] as number)) best = i;
+  return best;
+}
+
+/**
+ * Estimated cost (ns per `counts`' unit of input) of finding `lit` on its own with the cheaper of
+ * a native window pass and a single-byte anchor pass. Used to choose between a pattern's
+ * alternative literal clauses.
+ */
+export function literalSearchCost(lit: Buffer, counts: Float64Array, inputBytes: number): number {
+  const s = windowStart(lit, counts);
+  const native = inputBytes * PASS_NS_PER_BYTE + (counts[lit[s] as number] as number) * RESTART_NS;
+  let rarest = Infinity;
+  for (const b of lit) rarest = Math.min(rarest, counts[b] as number);
+  const anchor = inputBytes * PASS_NS_PER_BYTE + rarest * (HIT_NS + VERIFY_NS);
+  return Math.min(lit.length >= 2 ? native : Infinity, anchor);
+}
+
+/** Greedy set cover over native windows and shared anchor bytes (see the module comment). */
+function plan(literals: Buffer[], counts: Float64Array, inputBytes: number): { groups: Array<[number, Anchored[]]>; natives: NativePass[] } {
+  const pass = inputBytes * PASS_NS_PER_BYTE;
   const groups = new Map<number, Anchored[]>();
+  const natives: NativePass[] = [];
   let left = literals.map((_, i) => i);
   while (left.length > 0) {
-    let best = -1;
     let bestRatio = -1;
+    let choice: { kind: 'byte'; byte: number } | { kind: 'native'; i: number } = { kind: 'native', i: left[0] as number };
     for (let b = 0; b < 256; b++) {
-      const covered = left.filter((i) => (literals[i] as Buffer).includes(b)).length;
+      let covered = 0;
+      for (const i of left) if ((literals[i] as Buffer).includes(b)) covered++;
       if (covered === 0) continue;
-      // Each anchor hit costs a native call (~150 ns) plus a cheap first/last byte check per literal.
-      const ratio = covered / (PASS + (freq[b] as number) * (1 + covered / 16));
-      if (ratio > bestRatio) [best, bestRatio] = [b, ratio];
+      const extra = groups.has(b) ? 0 : pass; // joining an existing pass costs no new pass
+      const ratio = covered / (extra + 1 + (counts[b] as number) * (HIT_NS + VERIFY_NS * ((groups.get(b)?.length ?? 0) + covered)));
+      if (ratio > bestRatio) [bestRatio, choice] = [ratio, { kind: 'byte', byte: b }];
     }
+    for (const i of left) {
+      const lit = literals[i] as Buffer;
+      if (lit.length < 2) continue;
+      const ratio = 1 / (pass + 1 + (counts[lit[windowStart(lit, counts)] as number] as number) * RESTART_NS);
+      if (ratio > bestRatio) [bestRatio, choice] = [ratio, { kind: 'native', i }];
+    }
+    if (choice.kind === 'native') {
+      const lit = literals[choice.i] as Buffer;
+      const s = windowStart(lit, counts);
+      const window = lit.subarray(s, s + MAX_WINDOW);
+      natives.push({ window, lit: { bytes: lit, at: s }, whole: window.length === lit.length });
+      left = left.filter((i) => i !== choice.i);
+      continue;
+    }
+    const best = choice.byte;
     const group: Anchored[] = groups.get(best) ?? [];
     left = left.filter((i) => {
       const lit = literals[i] as Buffer;
@@ -52,21 +122,34 @@ function chooseAnchors(literals: Buffer[], freq: Float64Array): Map<number, Anch
     });
     groups.set(best, group);
   }
-  return groups;
+  return { groups: [...groups], natives };
 }
 
 /**
  * Builds a searcher for literals (latin1 strings = raw bytes). `sample` (some real log bytes)
- * guides the choice of anchor bytes; without it English-text-like defaults are assumed.
+ * guides the plan; without it English-text-like defaults are assumed.
  *
  * @example createLiteralSearch(['ECONNREFUSED', 'ENOSPC'], sample).forEachHit(buf, 0, buf.length, (p) => hits.push(p))
  */
 export function createLiteralSearch(literals: string[], sample?: Buffer): LiteralSearch {
   const bufs = [...new Set(literals)].filter((l) => l.length > 0).map((l) => Buffer.from(l, 'latin1'));
-  const freq = byteFrequencies(sample && sample.length > 0 ? sample : Buffer.from(DEFAULT_SAMPLE, 'latin1'));
-  const groups = [...chooseAnchors(bufs, freq)];
+  const src = sample && sample.length > 0 ? sample : Buffer.from(DEFAULT_SAMPLE, 'latin1');
+  const { groups, natives } = plan(bufs, byteCounts(src), src.length);
   return {
     forEachHit(buf, start, end, onHit) {
+      for (const n of natives) {
+        const { bytes, at } = n.lit;
+        const wl = n.window.length;
+        let p = start + at;
+        while ((p = buf.indexOf(n.window, p)) !== -1) {
+          const s = p - at;
+          const e = s + bytes.length;
+          if (p + wl > end) break;
+          if (n.whole) onHit(s);
+          else if (e <= end && s >= start && buf.compare(bytes, 0, bytes.length, s, e) === 0) onHit(s);
+          p++;
+        }
+      }
       for (const [byte, group] of groups) {
         let p = start;
         while ((p = buf.indexOf(byte, p)) !== -1 && p < end) {
@@ -80,6 +163,12 @@ export function createLiteralSearch(literals: string[], sample?: Buffer): Litera
           p++;
         }
       }
+    },
+    describe() {
+      return [
+        ...natives.map((n) => `native:${JSON.stringify(n.window.toString('latin1'))}`),
+        ...groups.map(([b, g]) => `byte:0x${b.toString(16).padStart(2, '0')}[${g.length}]`),
+      ];
     },
   };
 }

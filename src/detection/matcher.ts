@@ -12,10 +12,13 @@
  */
 import type { ErrorPattern } from '../config/schema';
 import { requiredLiterals } from './literals';
-import { createLiteralSearch, type LiteralSearch } from './literal-search';
+import { byteCounts, createLiteralSearch, literalSearchCost, type LiteralSearch } from './literal-search';
 
 /** The header Python prints before every traceback. */
 export const TRACEBACK_HEADER = 'Traceback (most recent call last):';
+
+/** Cost of decoding and classifying one candidate line (ns, measured on the benchmark VM). */
+const LINE_NS = 600;
 
 const NODE_ERROR_PROPERTY = /^\s+code: '[A-Z0-9_]+',?$/;
 
@@ -110,16 +113,20 @@ export function compileMatcher(patterns: ErrorPattern[], opts: MatcherOptions = 
       if (calibrated || sample.length === 0) return;
       calibrated = true;
       const lower = compiled.some((c) => c.caseless) ? sample.toString('latin1').toLowerCase() : undefined;
-      // Cost of a clause ≈ one search pass per literal + one regex run per candidate line.
-      const passCost = Math.max(1, sample.length / 3000);
+      // Cost of a clause (ns over the sample) ≈ finding each literal (see literal-search.ts) + decoding
+      // and classifying each candidate line it yields.
+      const counts = byteCounts(sample);
       const cache = new Map<string, number>();
       for (const c of compiled) {
         if (c.clauses.length < 2) continue;
         const cost = (clause: string[]) =>
           clause.reduce((sum, lit) => {
             const key = (c.caseless ? 'i:' : 's:') + lit;
-            if (!cache.has(key)) cache.set(key, countHits(sample, c.caseless ? lower : undefined, lit, 100_000));
-            return sum + passCost + (cache.get(key) as number);
+            if (!cache.has(key)) {
+              const search = c.caseless ? sample.length * 0.5 : literalSearchCost(Buffer.from(lit, 'latin1'), counts, sample.length);
+              cache.set(key, search + LINE_NS * countHits(sample, c.caseless ? lower : undefined, lit, 100_000));
+            }
+            return sum + (cache.get(key) as number);
           }, 0);
         c.chosen = [...c.clauses].sort((a, b) => cost(a) - cost(b))[0] ?? c.chosen;
       }

@@ -3,13 +3,16 @@
  * (bundling at every start costs ~1 s and ~70 MB), bounded workflow cache, graceful shutdown.
  */
 import { existsSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
+import type { Server } from 'node:http';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { DEFAULT_CONFIG_PATH } from '../config/load';
 import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 import { WORKFLOW_BUNDLE_PATH } from './bundle-path';
 import { installRuntime } from './runtime';
+import { startMetricsServer } from './metrics-server';
 
 export { WORKFLOW_BUNDLE_PATH };
 
@@ -23,6 +26,8 @@ export interface AutofixWorkerOptions {
   /** Use the workflow sources instead of the pre-built bundle (tests of changed workflow code). */
   workflowsPath?: string;
   maxCachedWorkflows?: number;
+  /** host:port of the /metrics endpoint (autofix + SDK metrics); absent = no endpoint. */
+  metricsBind?: string;
 }
 
 /**
@@ -32,8 +37,20 @@ export interface AutofixWorkerOptions {
  *   const { worker, connection } = await createAutofixWorker({ address: '127.0.0.1:7233' });
  *   await worker.run();
  */
-export async function createAutofixWorker(o: AutofixWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
-  installRuntime();
+export async function createAutofixWorker(
+  o: AutofixWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection; metrics?: Server }> {
+  let metrics: Server | undefined;
+  if (o.metricsBind) {
+    // The SDK serves its own metrics on an internal port; our endpoint appends them.
+    const sdkPort = await freeLocalPort();
+    installRuntime({ metricsBind: `127.0.0.1:${sdkPort}` });
+    metrics = await startMetricsServer(o.metricsBind, `http://127.0.0.1:${sdkPort}/metrics`).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`cannot serve metrics on ${o.metricsBind} (${err.code ?? err.message}); pick another address with --metrics host:port, or --metrics off`);
+    });
+  } else {
+    installRuntime();
+  }
   const connection = await NativeConnection.connect({ address: o.address });
   const code: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> =
     !o.workflowsPath && existsSync(WORKFLOW_BUNDLE_PATH)
@@ -52,5 +69,17 @@ export async function createAutofixWorker(o: AutofixWorkerOptions): Promise<{ wo
     maxConcurrentActivityTaskExecutions: 20,
     shutdownGraceTime: '10 seconds',
   });
-  return { worker, connection };
+  return { worker, connection, ...(metrics ? { metrics } : {}) };
+}
+
+/** A free TCP port on 127.0.0.1. */
+function freeLocalPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

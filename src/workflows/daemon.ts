@@ -179,7 +179,7 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
     const due = dueChecks(state.lastRun, checkIntervals(cfg), now);
     let result;
     try {
-      result = await detect({ config: cfg, cursors: state.cursors, checks: due, iteration: state.iteration, loop, host });
+      result = await detect({ config: cfg, cursors: state.cursors, checks: due, iteration: state.iteration, loop, host, paused: isPaused(state.pause, now) });
     } catch (err) {
       log.error('detection loop failed; the next loop tries again', { error: String(err) });
       return;

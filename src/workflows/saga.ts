@@ -92,6 +92,7 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
     if (reason) result.reason = reason;
     result.endedAt = new Date().toISOString();
     upsertSearchAttributes([{ key: AutofixOutcome, value: outcome }]);
+    await support.recordOutcome(cfg, result);
     const severity = outcome === 'fixed' || outcome === 'skipped' ? 'warning' : 'critical';
     await support.notify(cfg, {
       severity,

@@ -25,10 +25,16 @@ export interface TestTemporal {
 }
 
 /** Starts a worker on a fresh task queue (the pre-built bundle of this build) plus a client. */
-export async function startTestWorker(opts: { configPath: string; host?: string; taskQueue?: string }): Promise<TestTemporal> {
+export async function startTestWorker(opts: { configPath: string; host?: string; taskQueue?: string; metricsBind?: string }): Promise<TestTemporal> {
   const address = temporalAddress();
   const taskQueue = opts.taskQueue ?? `test-${randomUUID().slice(0, 8)}`;
-  const { worker, connection: wconn } = await createAutofixWorker({ address, taskQueue, configPath: opts.configPath, host: opts.host ?? 'testhost' });
+  const { worker, connection: wconn, metrics } = await createAutofixWorker({
+    address,
+    taskQueue,
+    configPath: opts.configPath,
+    host: opts.host ?? 'testhost',
+    ...(opts.metricsBind ? { metricsBind: opts.metricsBind } : {}),
+  });
   const running = worker.run();
   const connection = await Connection.connect({ address });
   const client = new Client({ connection });
@@ -42,6 +48,7 @@ export async function startTestWorker(opts: { configPath: string; host?: string;
       await running;
       await wconn.close();
       await connection.close();
+      metrics?.close();
     },
   };
 }

@@ -89,7 +89,7 @@ describe('daemon guards', () => {
     sb.writeConfig({ error_patterns: [{ ...http500Pattern, auto_fix: false, actions: [] }] });
     const taskQueue = `killed-${randomUUID().slice(0, 8)}`;
     const startWorker = (): ChildProcess =>
-      spawn(process.execPath, [path.join(REPO, 'bin', 'autofix'), 'worker', '--task-queue', taskQueue, '--config', sb.configPath], {
+      spawn(process.execPath, [path.join(REPO, 'bin', 'autofix'), 'worker', '--task-queue', taskQueue, '--config', sb.configPath, '--metrics', 'off'], {
         env: { ...process.env, AUTOFIX_LOG_LEVEL: 'ERROR' },
         stdio: 'ignore',
       });

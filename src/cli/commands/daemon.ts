@@ -109,6 +109,33 @@ function printStatus(s: DaemonStatus, workflowId: string): void {
   );
 }
 
+/** `status --all`: every running daemon found in visibility, queried one by one. */
+async function printAllStatuses(json: boolean): Promise<void> {
+  const rows = await withClient(async (client) => {
+    const out: Array<{ workflowId: string; status?: DaemonStatus; error?: string }> = [];
+    for await (const wf of client.workflow.list({ query: `WorkflowType = 'autoFixDaemon' AND ExecutionStatus = 'Running'` })) {
+      if (out.some((r) => r.workflowId === wf.workflowId)) continue;
+      try {
+        // A daemon whose worker is down does not answer; don't wait for it long.
+        const status = await client.withDeadline(Date.now() + 5000, () => client.workflow.getHandle(wf.workflowId).query(statusQuery));
+        out.push({ workflowId: wf.workflowId, status });
+      } catch (err) {
+        out.push({ workflowId: wf.workflowId, error: (err as Error).message.split('\n')[0] as string });
+      }
+    }
+    return out.sort((a, b) => a.workflowId.localeCompare(b.workflowId));
+  });
+  if (json) return printJson({ daemons: rows });
+  printTable(
+    ['daemon', 'host', 'fixes', 'iteration/loop', 'last loop', 'health', 'open incidents'],
+    rows.map(({ workflowId, status: s, error }) =>
+      s
+        ? [workflowId, s.host ?? '', s.paused ? 'PAUSED' : 'active', `${s.iteration}/${s.loop}`, s.lastLoopAt ?? '—', s.lastHealth?.overall ?? '—', Object.keys(s.openIncidents).join(', ') || '—']
+        : [workflowId, '', `no answer: ${error}`, '', '', '', ''],
+    ),
+  );
+}
+
 /** Sends a signal to the daemon, with a clear error when it is not running. */
 async function signalDaemon(o: HostOptions, send: (h: ReturnType<import('@temporalio/client').Client['workflow']['getHandle']>) => Promise<void>): Promise<string> {
   const { workflowId } = ids(o);
@@ -184,7 +211,9 @@ export function registerDaemonCommands(program: Command): void {
   });
   hostOpt(program.command('status').description('The daemon\'s status (table; --json for JSON)'))
     .option('--json', 'print JSON')
-    .action(async (o: HostOptions & { json?: boolean }) => {
+    .option('--all', 'every running daemon (all hosts), one line each')
+    .action(async (o: HostOptions & { json?: boolean; all?: boolean }) => {
+      if (o.all) return await printAllStatuses(!!o.json);
       const { workflowId } = ids(o);
       const status = await withClient(async (client) => {
         try {

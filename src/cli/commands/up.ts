@@ -33,6 +33,7 @@ function alive(pid: number): boolean {
 }
 
 interface UpOptions {
+  metrics?: string;
   config?: string;
   host?: string;
   taskQueue?: string;
@@ -76,6 +77,11 @@ async function provisionServer(dbFile: string): Promise<RunningDevServer | undef
   }
 }
 
+/** The worker's metrics option from --metrics ("off" disables the endpoint). */
+function metricsOption(bind: string | undefined): { metricsBind?: string } {
+  return bind && bind !== 'off' ? { metricsBind: bind } : {};
+}
+
 /** Asks the worker to stop; the SDK may already be stopping it on the same signal. */
 function stopWorker(worker: { shutdown(): void; getState(): string }): void {
   if (worker.getState() === 'RUNNING') worker.shutdown();
@@ -89,6 +95,7 @@ export function registerUpCommands(program: Command): void {
     .option('--config <path>', 'config file', process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH)
     .option('--host <name>', 'per-host daemon id and task queue ("auto" = this host)')
     .option('--task-queue <name>', 'task queue')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics ("off" to disable)', process.env.AUTOFIX_METRICS_BIND ?? '127.0.0.1:9464')
     .action(async (o: UpOptions) => {
       const configPath = path.resolve(o.config as string);
       loadConfig(configPath); // a bad config: exit 2 before anything starts
@@ -119,7 +126,8 @@ export function registerUpCommands(program: Command): void {
       const added = await ensureSearchAttributes(conn.connection, conn.namespace);
       if (added.length) say(`registered search attributes: ${added.join(', ')}`);
       const { createAutofixWorker } = await import('../../worker');
-      const { worker, connection } = await createAutofixWorker({ address: temporalTarget().address, namespace: conn.namespace, taskQueue, configPath, host: host || os.hostname() });
+      const { worker, connection, metrics } = await createAutofixWorker({ address: temporalTarget().address, namespace: conn.namespace, taskQueue, configPath, host: host || os.hostname(), ...metricsOption(o.metrics) });
+      if (metrics) say(`metrics: http://${o.metrics}/metrics`);
       const running = worker.run();
       await conn.client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
         workflowId,
@@ -136,6 +144,7 @@ export function registerUpCommands(program: Command): void {
       await running.catch((err: Error) => say(`worker stopped with an error: ${err.message}`));
       await connection.close();
       await conn.connection.close();
+      metrics?.close();
       await server?.stop();
       try {
         unlinkSync(lock);
@@ -151,6 +160,7 @@ export function registerUpCommands(program: Command): void {
     .option('--config <path>', 'default config for workflows that name none', process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH)
     .option('--host <name>', 'per-host task queue autofix-<host> ("auto" = this host)')
     .option('--task-queue <name>', 'task queue', process.env.AUTOFIX_TASK_QUEUE)
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics ("off" to disable)', process.env.AUTOFIX_METRICS_BIND ?? '127.0.0.1:9464')
     .action(async (o: UpOptions) => {
       const configPath = path.resolve(o.config as string);
       loadConfig(configPath);
@@ -161,12 +171,13 @@ export function registerUpCommands(program: Command): void {
       await ensureSearchAttributes(conn.connection, conn.namespace).catch(() => undefined);
       await conn.connection.close();
       const { createAutofixWorker } = await import('../../worker');
-      const { worker, connection } = await createAutofixWorker({ address: conn.address, namespace: conn.namespace, taskQueue, configPath, host: host || os.hostname() });
-      say(`worker polling task queue ${taskQueue} on ${conn.address}`);
+      const { worker, connection, metrics } = await createAutofixWorker({ address: conn.address, namespace: conn.namespace, taskQueue, configPath, host: host || os.hostname(), ...metricsOption(o.metrics) });
+      say(`worker polling task queue ${taskQueue} on ${conn.address}${metrics ? `; metrics on http://${o.metrics}/metrics` : ''}`);
       const running = worker.run();
       await Promise.race([untilSignal(), running]);
       stopWorker(worker);
       await running;
       await connection.close();
+      metrics?.close();
     });
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { configSchema, type Config } from './schema';
 import { ConfigError } from './errors';
 import { checkPatternSafety } from '../detection/pattern-safety';
+import { describeJsonError } from '../detection/json-check';
 
 /** The default config shipped with autofix (seed-compatible, all twelve pattern ids). */
 export const DEFAULT_CONFIG_PATH = path.resolve(__dirname, '../../../config/error_patterns.json');
@@ -20,17 +21,6 @@ export function formatJsonPath(p: ReadonlyArray<PropertyKey>): string {
       .map((k) => (typeof k === 'number' ? `[${k}]` : /^[A-Za-z_$][\w$]*$/.test(String(k)) ? `.${String(k)}` : `[${JSON.stringify(String(k))}]`))
       .join('')
   );
-}
-
-/** Turns a JSON.parse failure position into "line L, column C". */
-function describeJsonSyntaxError(text: string, err: Error): string {
-  const m = /position (\d+)/.exec(err.message);
-  if (!m) return err.message;
-  const pos = Number(m[1]);
-  const before = text.slice(0, pos);
-  const line = before.split('\n').length;
-  const col = pos - before.lastIndexOf('\n');
-  return `${err.message.replace(/ in JSON at position \d+.*$/, '')} at line ${line}, column ${col}`;
 }
 
 /**
@@ -89,7 +79,8 @@ export function loadConfig(file: string = DEFAULT_CONFIG_PATH, env: NodeJS.Proce
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ConfigError(file, [{ path: '$', message: `not valid JSON: ${describeJsonSyntaxError(text, e as Error)}` }]);
+    const where = describeJsonError(text, e as Error);
+    throw new ConfigError(file, [{ path: '$', message: `not valid JSON: ${where.message}` }]);
   }
   return parseConfig(raw, file, env);
 }

@@ -3,7 +3,7 @@
  * per line).
  *
  * Two kinds of pass, chosen per literal by a cost model over the byte counts of a sample of the
- * actual log (greedy set cover):
+ * actual log (see `plan`):
  *
  * - native: `buf.indexOf(window)` where `window` is ≤ 7 bytes of the literal starting at its
  *   rarest byte. Node memchr()s the window's first byte and compares the rest in C++, so only
@@ -23,8 +23,8 @@ const PASS_NS_PER_BYTE = 0.04;
 /** Cost of one native restart (memchr found the window's first byte, the rest did not match). */
 const RESTART_NS = 12;
 /** Cost of one occurrence handed back to JavaScript, plus per literal verified there. */
-const HIT_NS = 25;
-const VERIFY_NS = 3;
+const HIT_NS = 30;
+const VERIFY_NS = 4;
 /** Node uses Boyer-Moore-Horspool from 8 bytes on; stay below. */
 const MAX_WINDOW = 7;
 
@@ -81,47 +81,47 @@ export function literalSearchCost(lit: Buffer, counts: Float64Array, inputBytes:
   return Math.min(lit.length >= 2 ? native : Infinity, anchor);
 }
 
-/** Greedy set cover over native windows and shared anchor bytes (see the module comment). */
+/**
+ * Plans the passes: every literal starts with its own native window pass; then, while it saves
+ * estimated time, the literals still searched natively that share one byte are moved to a shared
+ * anchor pass on that byte (the move with the largest saving first).
+ */
 function plan(literals: Buffer[], counts: Float64Array, inputBytes: number): { groups: Array<[number, Anchored[]]>; natives: NativePass[] } {
   const pass = inputBytes * PASS_NS_PER_BYTE;
+  const nativeCost = literals.map((lit) => (lit.length < 2 ? Infinity : pass + (counts[lit[windowStart(lit, counts)] as number] as number) * RESTART_NS));
+  const native = new Set(literals.map((_, i) => i));
   const groups = new Map<number, Anchored[]>();
-  const natives: NativePass[] = [];
-  let left = literals.map((_, i) => i);
-  while (left.length > 0) {
-    let bestRatio = -1;
-    let choice: { kind: 'byte'; byte: number } | { kind: 'native'; i: number } = { kind: 'native', i: left[0] as number };
+  for (;;) {
+    let best = -1;
+    let bestSaving = 0;
     for (let b = 0; b < 256; b++) {
-      let covered = 0;
-      for (const i of left) if ((literals[i] as Buffer).includes(b)) covered++;
-      if (covered === 0) continue;
-      const extra = groups.has(b) ? 0 : pass; // joining an existing pass costs no new pass
-      const ratio = covered / (extra + 1 + (counts[b] as number) * (HIT_NS + VERIFY_NS * ((groups.get(b)?.length ?? 0) + covered)));
-      if (ratio > bestRatio) [bestRatio, choice] = [ratio, { kind: 'byte', byte: b }];
+      let saved = 0;
+      let moved = 0;
+      for (const i of native) {
+        if ((literals[i] as Buffer).includes(b)) [saved, moved] = [saved + (nativeCost[i] as number), moved + 1];
+      }
+      if (moved === 0) continue;
+      const size = groups.get(b)?.length ?? 0;
+      const added = (groups.has(b) ? 0 : pass + (counts[b] as number) * HIT_NS) + (counts[b] as number) * VERIFY_NS * moved;
+      const saving = saved - added;
+      if (saving > bestSaving || (size === 0 && saved === Infinity && bestSaving !== Infinity)) [best, bestSaving] = [b, saving];
     }
-    for (const i of left) {
+    if (best === -1) break;
+    const group = groups.get(best) ?? [];
+    for (const i of [...native]) {
       const lit = literals[i] as Buffer;
-      if (lit.length < 2) continue;
-      const ratio = 1 / (pass + 1 + (counts[lit[windowStart(lit, counts)] as number] as number) * RESTART_NS);
-      if (ratio > bestRatio) [bestRatio, choice] = [ratio, { kind: 'native', i }];
-    }
-    if (choice.kind === 'native') {
-      const lit = literals[choice.i] as Buffer;
-      const s = windowStart(lit, counts);
-      const window = lit.subarray(s, s + MAX_WINDOW);
-      natives.push({ window, lit: { bytes: lit, at: s }, whole: window.length === lit.length });
-      left = left.filter((i) => i !== choice.i);
-      continue;
-    }
-    const best = choice.byte;
-    const group: Anchored[] = groups.get(best) ?? [];
-    left = left.filter((i) => {
-      const lit = literals[i] as Buffer;
-      if (!lit.includes(best)) return true;
+      if (!lit.includes(best)) continue;
       group.push({ bytes: lit, at: lit.indexOf(best) });
-      return false;
-    });
+      native.delete(i);
+    }
     groups.set(best, group);
   }
+  const natives = [...native].map((i): NativePass => {
+    const lit = literals[i] as Buffer;
+    const s = windowStart(lit, counts);
+    const window = lit.subarray(s, s + MAX_WINDOW);
+    return { window, lit: { bytes: lit, at: s }, whole: window.length === lit.length };
+  });
   return { groups: [...groups], natives };
 }
 

@@ -11,8 +11,8 @@
  *   Node switches longer needles to Boyer-Moore-Horspool, measured 2× slower here than memchr on
  *   a rare byte.
  * - shared anchor: `buf.indexOf(byte)` on one byte that is rare in the sample and contained in
- *   several literals; each occurrence verifies those literals in place (first/last byte in JS,
- *   then a native compare). One pass then covers many literals.
+ *   several literals; at each occurrence the byte after it selects the literals to compare in
+ *   place (usually none). One pass then covers many literals.
  *
  * Cost constants were measured on the benchmark VM (Node 20): a memchr pass ≈ 0.04 ns/byte, a
  * native restart on a window's first byte ≈ 12 ns, a hit returned to JavaScript ≈ 25 ns.
@@ -23,8 +23,8 @@ const PASS_NS_PER_BYTE = 0.04;
 /** Cost of one native restart (memchr found the window's first byte, the rest did not match). */
 const RESTART_NS = 12;
 /** Cost of one occurrence handed back to JavaScript, plus per literal verified there. */
-const HIT_NS = 30;
-const VERIFY_NS = 4;
+const HIT_NS = 35;
+const COMPARE_NS = 100;
 /** Node uses Boyer-Moore-Horspool from 8 bytes on; stay below. */
 const MAX_WINDOW = 7;
 
@@ -59,6 +59,16 @@ export function byteCounts(sample: Buffer, per = sample.length): Float64Array {
   return freq;
 }
 
+/** Counts of byte pairs (first << 8 | second) in the sample, normalised like `byteCounts`. */
+function pairCounts(sample: Buffer): Float64Array {
+  const pairs = new Float64Array(65536);
+  const n = Math.min(sample.length, 1 << 20);
+  for (let i = 0; i + 1 < n; i++) pairs[((sample[i] as number) << 8) | (sample[i + 1] as number)]! += 1;
+  const scale = sample.length / Math.max(1, n);
+  for (let k = 0; k < 65536; k++) if (pairs[k]! > 0) pairs[k] = (pairs[k] as number) * scale;
+  return pairs;
+}
+
 /** Where a native window for `lit` should start: its rarest byte that leaves ≥ 2 bytes. */
 function windowStart(lit: Buffer, counts: Float64Array): number {
   let best = 0;
@@ -77,7 +87,7 @@ export function literalSearchCost(lit: Buffer, counts: Float64Array, inputBytes:
   const native = inputBytes * PASS_NS_PER_BYTE + (counts[lit[s] as number] as number) * RESTART_NS;
   let rarest = Infinity;
   for (const b of lit) rarest = Math.min(rarest, counts[b] as number);
-  const anchor = inputBytes * PASS_NS_PER_BYTE + rarest * (HIT_NS + VERIFY_NS);
+  const anchor = inputBytes * PASS_NS_PER_BYTE + rarest * (HIT_NS + COMPARE_NS);
   return Math.min(lit.length >= 2 ? native : Infinity, anchor);
 }
 
@@ -86,7 +96,7 @@ export function literalSearchCost(lit: Buffer, counts: Float64Array, inputBytes:
  * estimated time, the literals still searched natively that share one byte are moved to a shared
  * anchor pass on that byte (the move with the largest saving first).
  */
-function plan(literals: Buffer[], counts: Float64Array, inputBytes: number): { groups: Array<[number, Anchored[]]>; natives: NativePass[] } {
+function plan(literals: Buffer[], counts: Float64Array, pairs: Float64Array, inputBytes: number): { groups: Array<[number, Anchored[]]>; natives: NativePass[] } {
   const pass = inputBytes * PASS_NS_PER_BYTE;
   const nativeCost = literals.map((lit) => (lit.length < 2 ? Infinity : pass + (counts[lit[windowStart(lit, counts)] as number] as number) * RESTART_NS));
   const native = new Set(literals.map((_, i) => i));
@@ -97,12 +107,18 @@ function plan(literals: Buffer[], counts: Float64Array, inputBytes: number): { g
     for (let b = 0; b < 256; b++) {
       let saved = 0;
       let moved = 0;
+      let compares = 0;
       for (const i of native) {
-        if ((literals[i] as Buffer).includes(b)) [saved, moved] = [saved + (nativeCost[i] as number), moved + 1];
+        const lit = literals[i] as Buffer;
+        const at = lit.indexOf(b);
+        if (at === -1) continue;
+        [saved, moved] = [saved + (nativeCost[i] as number), moved + 1];
+        // Anchor hits followed by the literal's next byte go to a native compare.
+        compares += at + 1 < lit.length ? (pairs[(b << 8) | (lit[at + 1] as number)] as number) : (counts[b] as number);
       }
       if (moved === 0) continue;
       const size = groups.get(b)?.length ?? 0;
-      const added = (groups.has(b) ? 0 : pass + (counts[b] as number) * HIT_NS) + (counts[b] as number) * VERIFY_NS * moved;
+      const added = (groups.has(b) ? 0 : pass + (counts[b] as number) * HIT_NS) + compares * COMPARE_NS;
       const saving = saved - added;
       if (saving > bestSaving || (size === 0 && saved === Infinity && bestSaving !== Infinity)) [best, bestSaving] = [b, saving];
     }
@@ -125,6 +141,13 @@ function plan(literals: Buffer[], counts: Float64Array, inputBytes: number): { g
   return { groups: [...groups], natives };
 }
 
+/** Reports `a` if it occurs with its anchor at p, inside [start, end). */
+function verify(buf: Buffer, start: number, end: number, p: number, a: Anchored, onHit: (pos: number) => void): void {
+  const s = p - a.at;
+  const e = s + a.bytes.length;
+  if (s >= start && e <= end && buf.compare(a.bytes, 0, a.bytes.length, s, e) === 0) onHit(s);
+}
+
 /**
  * Builds a searcher for literals (latin1 strings = raw bytes). `sample` (some real log bytes)
  * guides the plan; without it English-text-like defaults are assumed.
@@ -134,7 +157,16 @@ function plan(literals: Buffer[], counts: Float64Array, inputBytes: number): { g
 export function createLiteralSearch(literals: string[], sample?: Buffer): LiteralSearch {
   const bufs = [...new Set(literals)].filter((l) => l.length > 0).map((l) => Buffer.from(l, 'latin1'));
   const src = sample && sample.length > 0 ? sample : Buffer.from(DEFAULT_SAMPLE, 'latin1');
-  const { groups, natives } = plan(bufs, byteCounts(src), src.length);
+  const { groups, natives } = plan(bufs, byteCounts(src), pairCounts(src), src.length);
+  const shared = groups.map(([byte, group]) => {
+    const byNext: Array<Anchored[] | undefined> = new Array<Anchored[] | undefined>(256).fill(undefined);
+    const tail: Anchored[] = [];
+    for (const a of group) {
+      if (a.at + 1 >= a.bytes.length) tail.push(a);
+      else (byNext[a.bytes[a.at + 1] as number] ??= []).push(a);
+    }
+    return { byte, byNext, tail };
+  });
   return {
     forEachHit(buf, start, end, onHit) {
       for (const n of natives) {
@@ -150,16 +182,14 @@ export function createLiteralSearch(literals: string[], sample?: Buffer): Litera
           p++;
         }
       }
-      for (const [byte, group] of groups) {
+      for (const g of shared) {
+        const { byte, byNext, tail } = g;
         let p = start;
         while ((p = buf.indexOf(byte, p)) !== -1 && p < end) {
-          for (const g of group) {
-            const s = p - g.at;
-            const e = s + g.bytes.length;
-            // First and last byte in JS before the native compare: most anchor hits fail here.
-            if (s < start || e > end || buf[s] !== g.bytes[0] || buf[e - 1] !== g.bytes[g.bytes.length - 1]) continue;
-            if (buf.compare(g.bytes, 0, g.bytes.length, s, e) === 0) onHit(s);
-          }
+          // The byte after the anchor selects the few literals worth comparing (most hits: none).
+          const list = byNext[buf[p + 1] as number];
+          if (list !== undefined) for (const a of list) verify(buf, start, end, p, a, onHit);
+          for (const a of tail) verify(buf, start, end, p, a, onHit);
           p++;
         }
       }

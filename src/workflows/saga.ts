@@ -120,8 +120,14 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
   if (paused) return await finish('skipped', 'fixes are paused');
   if (input.dryRun) {
     for (const [index, spec] of actions.entries()) {
-      const plan = await support.planAction(cfg, input, index);
-      result.steps.push({ index, type: spec.type, status: 'planned', summary: plan.steps.join('; ') || 'nothing to do' });
+      try {
+        const plan = await support.planAction(cfg, input, index);
+        result.steps.push({ index, type: spec.type, status: 'planned', summary: plan.steps.join('; ') || 'nothing to do' });
+      } catch (err) {
+        // A dry run reports a refusal as what would happen; it never fails the incident.
+        const error = failureMessage(err);
+        result.steps.push({ index, type: spec.type, status: 'failed', summary: `would fail: ${error}`, error });
+      }
     }
     return await finish('skipped', 'dry run: nothing was changed');
   }

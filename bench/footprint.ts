@@ -24,13 +24,19 @@ import { spawnWorker, type WorkerChild } from './lib/worker-child';
 
 /** A default-like config in `dir`: the shipped patterns and services, probes on the shared services. */
 function writeConfig(dir: string): string {
-  const shipped = JSON.parse(fs.readFileSync(path.join(ROOT, 'config/error_patterns.json'), 'utf8')) as Record<string, unknown>;
+  const shipped = JSON.parse(
+    fs.readFileSync(path.join(ROOT, 'config/error_patterns.json'), 'utf8'),
+  ) as Record<string, unknown>;
   const appLog = path.join(dir, 'app.log');
   fs.writeFileSync(appLog, '2025-01-18 10:00:00,000 INFO app: started\n');
   fs.writeFileSync(path.join(dir, 'app.json'), '{"ok": true}\n');
   const cfg = {
     error_patterns: shipped.error_patterns,
-    auto_fix_config: { ...(shipped.auto_fix_config as object), notification_channels: ['log', 'alerts'], dry_run: true },
+    auto_fix_config: {
+      ...(shipped.auto_fix_config as object),
+      notification_channels: ['log', 'alerts'],
+      dry_run: true,
+    },
     daemon: { data_dir: path.join(dir, 'data') },
     watch: { logs: [appLog], json_files: [path.join(dir, '*.json')] },
     health_checks: {
@@ -60,7 +66,11 @@ async function main(): Promise<void> {
     connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     // No loop overrides: the config's defaults (15 loops, 30 s apart, 5-min rest).
-    await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', { workflowId, taskQueue, args: [{ configPath }] });
+    await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
+      workflowId,
+      taskQueue,
+      args: [{ configPath }],
+    });
     const h = client.workflow.getHandle(workflowId);
     const t0 = Date.now();
     // The status query is registered only after the daemon's first activity: retry until then.
@@ -105,7 +115,10 @@ async function main(): Promise<void> {
     process.stdout.write(rows.join('\n') + '\n');
   } finally {
     if (connection) {
-      await new Client({ connection }).workflow.getHandle(workflowId).terminate('benchmark done').catch(() => undefined);
+      await new Client({ connection }).workflow
+        .getHandle(workflowId)
+        .terminate('benchmark done')
+        .catch(() => undefined);
       await connection.close();
     }
     await worker?.stop();

@@ -2,12 +2,13 @@
  * History growth of the daemon over a simulated week: the real cycle (15 loops, a rest,
  * continue-as-new) at second-scale intervals, then the histories of all its runs.
  *
- *   node dist/bench/history.js [--minutes 5] [--loop-interval 0.05] [--wait-minutes 0.002] [--error-every 20]
+ *   node dist/bench/history.js [--minutes 5] [--loop-interval 1] [--wait-minutes 0.017] [--error-every 45]
  *
  * A week at the default cadence (30 s loops, 5-min rest: 12.5 min per iteration) is
  * 7*24*60/12.5 ≈ 806 iterations = 806 runs. The benchmark runs as many iterations as fit in
  * `--minutes` and extrapolates to 806 (history size per run does not depend on the interval: one
- * run = one iteration). The watched log stays quiet except one error line every `--error-every`
+ * run = one iteration). Shorter intervals do not help: the dev server fires sub-second timers
+ * after ~1 s, so an iteration takes ≥ ~16 s and 5 minutes hold ~18 runs. The watched log stays quiet except one error line every `--error-every`
  * seconds (0 = never), which starts an alert-only incident saga, so the figures include the
  * child-workflow and incidentClosed-signal events a real week has. Health checks are off: they
  * run inside the loop's one local activity and add no events.
@@ -32,11 +33,31 @@ const WEEK_ITERATIONS = Math.round((7 * 24 * 60) / (15 * 0.5 + 5));
 
 function writeConfig(dir: string, appLog: string): string {
   const cfg = {
-    error_patterns: [{ id: 'http_5xx', name: 'HTTP 5xx', pattern: '" 5\\d\\d ', severity: 'error', auto_fix: true, actions: [{ type: 'alert' }] }],
-    auto_fix_config: { max_retries: 2, retry_delay: 1, cooldown_period: 1, notification_channels: ['log'], flap_guard: { max_fixes: 1000 } },
+    error_patterns: [
+      {
+        id: 'http_5xx',
+        name: 'HTTP 5xx',
+        pattern: '" 5\\d\\d ',
+        severity: 'error',
+        auto_fix: true,
+        actions: [{ type: 'alert' }],
+      },
+    ],
+    auto_fix_config: {
+      max_retries: 2,
+      retry_delay: 1,
+      cooldown_period: 1,
+      notification_channels: ['log'],
+      flap_guard: { max_fixes: 1000 },
+    },
     daemon: { data_dir: path.join(dir, 'data') },
     watch: { logs: [appLog] },
-    health_checks: { postgres: { enabled: false }, redis: { enabled: false }, disk: { enabled: false }, memory: { enabled: false } },
+    health_checks: {
+      postgres: { enabled: false },
+      redis: { enabled: false },
+      disk: { enabled: false },
+      memory: { enabled: false },
+    },
     managed: { roots: [dir] },
   };
   const file = path.join(dir, 'error_patterns.json');
@@ -84,9 +105,9 @@ function analyse(history: temporal.api.history.v1.IHistory): RunStats {
 
 async function main(): Promise<void> {
   const minutes = numArg('--minutes', 5);
-  const loopInterval = numArg('--loop-interval', 0.05);
-  const waitMinutes = numArg('--wait-minutes', 0.002);
-  const errorEvery = numArg('--error-every', 20);
+  const loopInterval = numArg('--loop-interval', 1);
+  const waitMinutes = numArg('--wait-minutes', 0.017);
+  const errorEvery = numArg('--error-every', 45);
   const dir = makeTempDir('history');
   const appLog = path.join(dir, 'app.log');
   fs.writeFileSync(appLog, '');
@@ -94,7 +115,12 @@ async function main(): Promise<void> {
   const server = await startBenchServer();
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const taskQueue = `bench-history-${process.pid}`;
-  const { worker, connection: wconn } = await createAutofixWorker({ address: server.address, taskQueue, configPath, host: 'bench' });
+  const { worker, connection: wconn } = await createAutofixWorker({
+    address: server.address,
+    taskQueue,
+    configPath,
+    host: 'bench',
+  });
   const running = worker.run();
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
@@ -121,9 +147,11 @@ async function main(): Promise<void> {
     const elapsedMin = (Date.now() - start) / 60_000;
 
     const runIds: string[] = [];
-    for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runIds.push(wf.runId);
+    for await (const wf of client.workflow.list({ query: `WorkflowId = "${workflowId}"` }))
+      runIds.push(wf.runId);
     const stats: RunStats[] = [];
-    for (const runId of runIds) stats.push(analyse(await client.workflow.getHandle(workflowId, runId).fetchHistory()));
+    for (const runId of runIds)
+      stats.push(analyse(await client.workflow.getHandle(workflowId, runId).fetchHistory()));
     // Complete runs only (the terminated last one is cut short): 15 loop markers each.
     const full = stats.filter((s) => s.loops === 15);
     const quiet = full.filter((s) => s.children === 0);
@@ -143,7 +171,10 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(rows.join('\n') + '\n');
   } finally {
-    await client.workflow.getHandle(workflowId).terminate('benchmark done').catch(() => undefined);
+    await client.workflow
+      .getHandle(workflowId)
+      .terminate('benchmark done')
+      .catch(() => undefined);
     worker.shutdown();
     await running.catch(() => undefined);
     await wconn.close();

@@ -22,7 +22,20 @@ import { DefaultLogger, Runtime, type Worker } from '@temporalio/worker';
 import { createAutofixWorker } from '../src/worker';
 import type { autoFixDaemon } from '../src/workflows/daemon';
 import { statusQuery } from '../src/workflows/definitions';
-import { freePort, killRedisOnPort, makeTempDir, median, numArg, pingOnce, redisArgv, redisPidFile, sec, sleep, startBenchServer, startRedis } from './lib/common';
+import {
+  freePort,
+  killRedisOnPort,
+  makeTempDir,
+  median,
+  numArg,
+  pingOnce,
+  redisArgv,
+  redisPidFile,
+  sec,
+  sleep,
+  startBenchServer,
+  startRedis,
+} from './lib/common';
 import { startMonit, writeMonitrc } from './lib/monit';
 
 type Fault = 'SIGKILL' | 'SIGSTOP';
@@ -41,7 +54,13 @@ function writeConfig(dir: string, port: number): string {
         health_checks: ['redis_connection'],
       },
     ],
-    auto_fix_config: { max_retries: 3, retry_delay: 1, cooldown_period: 1, notification_channels: ['log'], flap_guard: { max_fixes: 100 } },
+    auto_fix_config: {
+      max_retries: 3,
+      retry_delay: 1,
+      cooldown_period: 1,
+      notification_channels: ['log'],
+      flap_guard: { max_fixes: 100 },
+    },
     daemon: { data_dir: path.join(dir, 'data') },
     health_checks: {
       redis: { url: `redis://127.0.0.1:${port}`, interval_seconds: 1, timeout_seconds: 1 },
@@ -72,7 +91,9 @@ async function timeToPong(port: number, giveUpMs: number): Promise<number> {
   let got = NaN;
   const pending: Array<Promise<void>> = [];
   while (Number.isNaN(got) && Date.now() - t0 < giveUpMs) {
-    pending.push(pingOnce(port, 2000).then((ok) => void (ok && Number.isNaN(got) && (got = Date.now() - t0))));
+    pending.push(
+      pingOnce(port, 2000).then((ok) => void (ok && Number.isNaN(got) && (got = Date.now() - t0))),
+    );
     await sleep(100);
   }
   await Promise.all(pending);
@@ -119,7 +140,10 @@ async function main(): Promise<void> {
         const h = client.workflow.getHandle(workflowId);
         const deadline = Date.now() + 30_000;
         // The status query exists only after the daemon's first activity: retry until then.
-        while ((await h.query(statusQuery).catch(() => undefined))?.lastHealth?.checks.redis_connection !== 'healthy') {
+        while (
+          (await h.query(statusQuery).catch(() => undefined))?.lastHealth?.checks.redis_connection !==
+          'healthy'
+        ) {
           if (Date.now() > deadline) throw new Error('the daemon never saw the bench redis healthy');
           await sleep(200);
         }
@@ -136,8 +160,11 @@ async function main(): Promise<void> {
       const ms = await timeToPong(port, giveUpMs);
       await stopTool();
       (results[`${tool} ${fault}`] ??= []).push(ms);
-      const by = tool === 'autofix' ? await incidentOutcome(client, faultAt) : monitLog ? monitSays(monitLog) : '';
-      process.stdout.write(`  ${tool.padEnd(7)} ${fault}: ${Number.isNaN(ms) ? `not recovered within ${giveUpMs / 1000} s` : sec(ms)}${by}\n`);
+      const by =
+        tool === 'autofix' ? await incidentOutcome(client, faultAt) : monitLog ? monitSays(monitLog) : '';
+      process.stdout.write(
+        `  ${tool.padEnd(7)} ${fault}: ${Number.isNaN(ms) ? `not recovered within ${giveUpMs / 1000} s` : sec(ms)}${by}\n`,
+      );
     };
 
     for (let n = 1; n <= trials; n++) {
@@ -163,17 +190,27 @@ async function incidentOutcome(client: Client, since: number): Promise<string> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     let newest: { id: string; status: string; start: number } | undefined;
-    for await (const wf of client.workflow.list({ query: `WorkflowId STARTS_WITH "incident-redis_connection-"` })) {
+    for await (const wf of client.workflow.list({
+      query: `WorkflowId STARTS_WITH "incident-redis_connection-"`,
+    })) {
       if (wf.startTime.getTime() < since - 1000) continue;
-      if (!newest || wf.startTime.getTime() > newest.start) newest = { id: wf.workflowId, status: wf.status.name, start: wf.startTime.getTime() };
+      if (!newest || wf.startTime.getTime() > newest.start)
+        newest = { id: wf.workflowId, status: wf.status.name, start: wf.startTime.getTime() };
     }
     if (newest && newest.status !== 'RUNNING') {
-      const r = (await client.workflow.getHandle(newest.id).result().catch(() => undefined)) as { outcome?: string; steps?: Array<{ summary: string }> } | undefined;
+      const r = (await client.workflow
+        .getHandle(newest.id)
+        .result()
+        .catch(() => undefined)) as { outcome?: string; steps?: Array<{ summary: string }> } | undefined;
       return ` (incident ${r?.outcome ?? newest.status}: ${r?.steps?.[0]?.summary ?? ''})`;
     }
     if (Date.now() > deadline) {
       if (!newest) return ' (no incident found)';
-      if (newest) await client.workflow.getHandle(newest.id).terminate('trial done').catch(() => undefined);
+      if (newest)
+        await client.workflow
+          .getHandle(newest.id)
+          .terminate('trial done')
+          .catch(() => undefined);
       return ' (incident still running after 30 s; terminated)';
     }
     await sleep(300);
@@ -205,7 +242,12 @@ function report(results: Record<string, number[]>, giveUpMs: number): void {
     process.stdout.write(`${what}:\n  autofix: ${show(a)}\n  monit:   ${show(m)}\n`);
     const ao = a.filter((x) => !Number.isNaN(x));
     const mo = m.filter((x) => !Number.isNaN(x));
-    const ratio = ao.length && mo.length ? (median(ao) / median(mo)).toFixed(2) : ao.length ? '— (Monit never recovered it)' : 'n/a';
+    const ratio =
+      ao.length && mo.length
+        ? (median(ao) / median(mo)).toFixed(2)
+        : ao.length
+          ? '— (Monit never recovered it)'
+          : 'n/a';
     process.stdout.write(`  ratio autofix/monit (medians): ${ratio}\n`);
   }
 }

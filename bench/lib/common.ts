@@ -141,7 +141,10 @@ export async function killRedisOnPort(port: number): Promise<void> {
     } catch {
       continue;
     }
-    if (new RegExp(`^\\S*redis-server \\S*:${port}\\b`).test(cmd) || (cmd.includes('redis-server') && cmd.includes(`/redis-${port}.conf`))) {
+    if (
+      new RegExp(`^\\S*redis-server \\S*:${port}\\b`).test(cmd) ||
+      (cmd.includes('redis-server') && cmd.includes(`/redis-${port}.conf`))
+    ) {
       try {
         process.kill(Number(name), 'SIGKILL');
       } catch {

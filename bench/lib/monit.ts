@@ -49,10 +49,15 @@ export async function startMonit(dir: string, rcFile: string): Promise<MonitChil
   let exited = false;
   child.once('exit', () => (exited = true));
   const deadline = Date.now() + 10_000;
-  while (!(fs.existsSync(logFile) && /Starting Monit|Monit daemon .* (started|awakened)/i.test(fs.readFileSync(logFile, 'utf8')))) {
+  while (!(
+    fs.existsSync(logFile) &&
+    /Starting Monit|Monit daemon .* (started|awakened)/i.test(fs.readFileSync(logFile, 'utf8'))
+  )) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
-      const why = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : fs.readFileSync(path.join(dir, 'monit.out'), 'utf8');
+      const why = fs.existsSync(logFile)
+        ? fs.readFileSync(logFile, 'utf8')
+        : fs.readFileSync(path.join(dir, 'monit.out'), 'utf8');
       throw new Error(`monit did not start: ${why.slice(-1500)}`);
     }
     await sleep(100);

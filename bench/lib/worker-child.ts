@@ -15,16 +15,25 @@ export interface WorkerChild {
  * Spawns `node bin/autofix worker --task-queue Q --config P` against `address`, output to
  * `logFile`, and waits (≤ 30 s) until it says it polls.
  */
-export async function spawnWorker(address: string, taskQueue: string, configPath: string, logFile: string): Promise<WorkerChild> {
+export async function spawnWorker(
+  address: string,
+  taskQueue: string,
+  configPath: string,
+  logFile: string,
+): Promise<WorkerChild> {
   const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: address };
   // The config names the probe targets; environment overrides would silently change them.
   delete env.REDIS_URL;
   delete env.DATABASE_URL;
   const fd = fs.openSync(logFile, 'a');
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/autofix'), 'worker', '--task-queue', taskQueue, '--config', configPath], {
-    stdio: ['ignore', fd, fd],
-    env,
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/autofix'), 'worker', '--task-queue', taskQueue, '--config', configPath],
+    {
+      stdio: ['ignore', fd, fd],
+      env,
+    },
+  );
   fs.closeSync(fd);
   let exited = false;
   child.once('exit', () => (exited = true));

@@ -3,7 +3,7 @@
  * host, an in-process worker when nobody polls the task queue, and Web UI links.
  */
 import os from 'node:os';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import { connectTemporal, temporalTarget } from '../temporal/connect';
 import { DAEMON_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 import { CliError } from './output';
@@ -57,22 +57,28 @@ export async function withClient<T>(fn: (client: Client, connection: Connection)
   }
 }
 
-/** True when at least one worker polls the task queue for workflow tasks. */
-export async function hasPollers(client: Client, taskQueue: string): Promise<boolean> {
-  const r = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: taskQueue },
-    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
-  });
-  return (r.pollers ?? []).length > 0;
-}
-
 /**
- * Runs `fn` while making sure a worker serves `taskQueue`: when none polls it, an in-process
- * worker serves it for the duration (the seed's one-shot manual run needs no daemon).
+ * Runs a workflow to its result while making sure a worker serves `taskQueue`: it starts the
+ * workflow, and when no worker picks up its first task within `waitMs` (nobody polls, or the
+ * server still lists pollers of a worker that has gone), an in-process worker serves it (the
+ * seed's one-shot manual run needs no daemon). A live worker elsewhere (another host's queue)
+ * keeps running its own actions.
  */
-export async function withWorker<T>(client: Client, taskQueue: string, configPath: string | undefined, fn: () => Promise<T>): Promise<T> {
-  if (await hasPollers(client, taskQueue)) return await fn();
+export async function executeWithWorker<R>(
+  client: Client,
+  taskQueue: string,
+  configPath: string | undefined,
+  start: () => Promise<WorkflowHandle>,
+  waitMs = 5000,
+): Promise<R> {
+  const handle = await start();
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    // Started + first task scheduled = 2 events; a third means a worker took the task.
+    const d = await handle.describe();
+    if (d.historyLength > 2 || d.status.name !== 'RUNNING') return (await handle.result()) as R;
+    await new Promise((r) => setTimeout(r, 250));
+  }
   const { createAutofixWorker } = await import('../worker');
   const { worker, connection } = await createAutofixWorker({
     address: temporalTarget().address,
@@ -81,8 +87,20 @@ export async function withWorker<T>(client: Client, taskQueue: string, configPat
     ...(configPath ? { configPath } : {}),
   });
   try {
-    return await worker.runUntil(fn());
+    return (await worker.runUntil(handle.result())) as R;
   } finally {
     await connection.close();
   }
+}
+
+/** True when at least one worker polled the task queue for workflow tasks within the last minute or so. */
+export async function hasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const r = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  // The server keeps listing a gone worker for minutes; a live one long-polls about every minute.
+  const fresh = Date.now() - 90_000;
+  return (r.pollers ?? []).some((p) => Number(p.lastAccessTime?.seconds ?? 0) * 1000 >= fresh);
 }

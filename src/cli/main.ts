@@ -4,35 +4,43 @@
  */
 import { Command } from 'commander';
 import { describeFailure } from './output';
-import { registerConfigCommands } from './commands/config';
-import { registerDaemonCommands } from './commands/daemon';
-import { registerUpCommands } from './commands/up';
-import { registerIncidentCommands } from './commands/incidents';
-import { registerReplayCommand } from './commands/replay';
-import { registerHealthCommand } from './commands/health';
-import { registerInstallServiceCommand } from './commands/install-service';
-import { registerScanCommand } from './commands/scan';
+type Registrar = (program: Command) => void;
 
-/** Builds the commander program with every subcommand registered. */
-export function buildProgram(): Command {
+/**
+ * Each command module and the subcommands it registers. Modules load on demand: `autofix scan`
+ * need not load the Temporal worker, so it starts fast.
+ */
+const MODULES: Array<{ names: string[]; load: () => Registrar }> = [
+  { names: ['config'], load: () => (require('./commands/config') as typeof import('./commands/config')).registerConfigCommands },
+  { names: ['up', 'worker'], load: () => (require('./commands/up') as typeof import('./commands/up')).registerUpCommands },
+  {
+    names: ['run', 'pause', 'resume', 'run-now', 'stop', 'status'],
+    load: () => (require('./commands/daemon') as typeof import('./commands/daemon')).registerDaemonCommands,
+  },
+  { names: ['incidents', 'incident', 'fix'], load: () => (require('./commands/incidents') as typeof import('./commands/incidents')).registerIncidentCommands },
+  { names: ['replay'], load: () => (require('./commands/replay') as typeof import('./commands/replay')).registerReplayCommand },
+  { names: ['health'], load: () => (require('./commands/health') as typeof import('./commands/health')).registerHealthCommand },
+  {
+    names: ['install-service'],
+    load: () => (require('./commands/install-service') as typeof import('./commands/install-service')).registerInstallServiceCommand,
+  },
+  { names: ['scan'], load: () => (require('./commands/scan') as typeof import('./commands/scan')).registerScanCommand },
+];
+
+/** Builds the commander program: only `command`'s module when it is known, else every one (help). */
+export function buildProgram(command?: string): Command {
   const program = new Command('autofix')
     .description('Self-healing daemon for a Flask + PostgreSQL + Redis stack, on Temporal')
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(str) });
-  registerConfigCommands(program);
-  registerUpCommands(program);
-  registerDaemonCommands(program);
-  registerIncidentCommands(program);
-  registerReplayCommand(program);
-  registerHealthCommand(program);
-  registerInstallServiceCommand(program);
-  registerScanCommand(program);
+  const one = MODULES.find((m) => command !== undefined && m.names.includes(command));
+  for (const m of one ? [one] : MODULES) m.load()(program);
   return program;
 }
 
 /** Runs the CLI with argv; exits with the command's code. */
 export async function main(argv: string[] = process.argv): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(argv[2]);
   program.exitOverride();
   try {
     await program.parseAsync(argv);

@@ -11,20 +11,21 @@
  *   Node switches longer needles to Boyer-Moore-Horspool, measured 2× slower here than memchr on
  *   a rare byte.
  * - shared anchor: `buf.indexOf(byte)` on one byte that is rare in the sample and contained in
- *   several literals; at each occurrence the byte after it selects the literals to compare in
+ *   several literals; at each occurrence the bytes around it select the literals to compare in
  *   place (usually none). One pass then covers many literals.
  *
- * Cost constants were measured on the benchmark VM (Node 20): a memchr pass ≈ 0.04 ns/byte, a
- * native restart on a window's first byte ≈ 12 ns, a hit returned to JavaScript ≈ 25 ns.
+ * Cost constants were measured on the benchmark VM (Node 20): a pass ≈ 0.07 ns/byte, a
+ * native restart on a window's first byte ≈ 6 ns, a hit returned to JavaScript ≈ 90 ns (the bytes
+ * around the anchor then select the literals to compare), a compare in JavaScript ≈ 10 ns.
  */
 
 /** Cost of one pass, per byte searched (ns). */
-const PASS_NS_PER_BYTE = 0.04;
+const PASS_NS_PER_BYTE = 0.07;
 /** Cost of one native restart (memchr found the window's first byte, the rest did not match). */
-const RESTART_NS = 12;
+const RESTART_NS = 6;
 /** Cost of one occurrence handed back to JavaScript, plus per literal verified there. */
-const HIT_NS = 35;
-const COMPARE_NS = 100;
+const HIT_NS = 90;
+const COMPARE_NS = 10;
 /** Node uses Boyer-Moore-Horspool from 8 bytes on; stay below. */
 const MAX_WINDOW = 7;
 
@@ -92,13 +93,34 @@ export function literalSearchCost(lit: Buffer, counts: Float64Array, inputBytes:
 }
 
 /**
+ * Where in `lit` to anchor on byte b: preferably an inside occurrence (bytes on both sides) whose
+ * estimated surrounding trigram is rarest, since hits are filtered on the bytes around them.
+ * Returns the offset and the estimated number of hits that reach a compare.
+ */
+function anchorAt(lit: Buffer, b: number, counts: Float64Array, pairs: Float64Array): { at: number; compares: number } {
+  let best = { at: lit.indexOf(b), compares: Infinity };
+  for (let i = lit.indexOf(b); i !== -1; i = lit.indexOf(b, i + 1)) {
+    const before = i > 0 ? (pairs[((lit[i - 1] as number) << 8) | b] as number) : (counts[b] as number);
+    const after = i + 1 < lit.length ? (pairs[(b << 8) | (lit[i + 1] as number)] as number) : (counts[b] as number);
+    const compares = (before * after) / Math.max(1, counts[b] as number);
+    if (compares < best.compares) best = { at: i, compares };
+  }
+  return best;
+}
+
+/**
  * Plans the passes: every literal starts with its own native window pass; then, while it saves
  * estimated time, the literals still searched natively that share one byte are moved to a shared
  * anchor pass on that byte (the move with the largest saving first).
  */
 function plan(literals: Buffer[], counts: Float64Array, pairs: Float64Array, inputBytes: number): { groups: Array<[number, Anchored[]]>; natives: NativePass[] } {
   const pass = inputBytes * PASS_NS_PER_BYTE;
-  const nativeCost = literals.map((lit) => (lit.length < 2 ? Infinity : pass + (counts[lit[windowStart(lit, counts)] as number] as number) * RESTART_NS));
+  const nativeCost = literals.map((lit) => {
+    if (lit.length < 2) return Infinity;
+    const s = windowStart(lit, counts);
+    // Restarts on the window's first byte, plus (roughly) window hits returned to JavaScript.
+    return pass + (counts[lit[s] as number] as number) * RESTART_NS + (pairs[((lit[s] as number) << 8) | (lit[s + 1] as number)] as number) * 0.1 * HIT_NS;
+  });
   const native = new Set(literals.map((_, i) => i));
   const groups = new Map<number, Anchored[]>();
   for (;;) {
@@ -110,11 +132,9 @@ function plan(literals: Buffer[], counts: Float64Array, pairs: Float64Array, inp
       let compares = 0;
       for (const i of native) {
         const lit = literals[i] as Buffer;
-        const at = lit.indexOf(b);
-        if (at === -1) continue;
+        if (!lit.includes(b)) continue;
         [saved, moved] = [saved + (nativeCost[i] as number), moved + 1];
-        // Anchor hits followed by the literal's next byte go to a native compare.
-        compares += at + 1 < lit.length ? (pairs[(b << 8) | (lit[at + 1] as number)] as number) : (counts[b] as number);
+        compares += anchorAt(lit, b, counts, pairs).compares;
       }
       if (moved === 0) continue;
       const size = groups.get(b)?.length ?? 0;
@@ -127,7 +147,7 @@ function plan(literals: Buffer[], counts: Float64Array, pairs: Float64Array, inp
     for (const i of [...native]) {
       const lit = literals[i] as Buffer;
       if (!lit.includes(best)) continue;
-      group.push({ bytes: lit, at: lit.indexOf(best) });
+      group.push({ bytes: lit, at: anchorAt(lit, best, counts, pairs).at });
       native.delete(i);
     }
     groups.set(best, group);
@@ -141,11 +161,19 @@ function plan(literals: Buffer[], counts: Float64Array, pairs: Float64Array, inp
   return { groups: [...groups], natives };
 }
 
+/**
+ * True when `lit` occurs at buf[s]. A JavaScript loop, not `buf.compare`: that costs ~400 ns a
+ * call in argument checks, and most calls here fail within a byte or two.
+ */
+function occursAt(buf: Buffer, s: number, lit: Buffer): boolean {
+  for (let i = 0; i < lit.length; i++) if (buf[s + i] !== lit[i]) return false;
+  return true;
+}
+
 /** Reports `a` if it occurs with its anchor at p, inside [start, end). */
 function verify(buf: Buffer, start: number, end: number, p: number, a: Anchored, onHit: (pos: number) => void): void {
   const s = p - a.at;
-  const e = s + a.bytes.length;
-  if (s >= start && e <= end && buf.compare(a.bytes, 0, a.bytes.length, s, e) === 0) onHit(s);
+  if (s >= start && s + a.bytes.length <= end && occursAt(buf, s, a.bytes)) onHit(s);
 }
 
 /**
@@ -159,13 +187,22 @@ export function createLiteralSearch(literals: string[], sample?: Buffer): Litera
   const src = sample && sample.length > 0 ? sample : Buffer.from(DEFAULT_SAMPLE, 'latin1');
   const { groups, natives } = plan(bufs, byteCounts(src), pairCounts(src), src.length);
   const shared = groups.map(([byte, group]) => {
+    // Literals keyed by the bytes around their anchor: (before << 8 | after), or one side at an edge.
+    const around: Array<Anchored[] | undefined> = new Array<Anchored[] | undefined>(65536).fill(undefined);
     const byNext: Array<Anchored[] | undefined> = new Array<Anchored[] | undefined>(256).fill(undefined);
-    const tail: Anchored[] = [];
+    const byPrev: Array<Anchored[] | undefined> = new Array<Anchored[] | undefined>(256).fill(undefined);
+    const always: Anchored[] = [];
     for (const a of group) {
-      if (a.at + 1 >= a.bytes.length) tail.push(a);
-      else (byNext[a.bytes[a.at + 1] as number] ??= []).push(a);
+      const { bytes, at } = a;
+      const inside = at > 0 && at + 1 < bytes.length;
+      if (inside) (around[((bytes[at - 1] as number) << 8) | (bytes[at + 1] as number)] ??= []).push(a);
+      else if (at + 1 < bytes.length) (byNext[bytes[at + 1] as number] ??= []).push(a);
+      else if (at > 0) (byPrev[bytes[at - 1] as number] ??= []).push(a);
+      else always.push(a);
     }
-    return { byte, byNext, tail };
+    const hasNext = byNext.some((l) => l !== undefined);
+    const hasPrev = byPrev.some((l) => l !== undefined);
+    return { byte, around, byNext: hasNext ? byNext : null, byPrev: hasPrev ? byPrev : null, always };
   });
   return {
     forEachHit(buf, start, end, onHit) {
@@ -178,18 +215,28 @@ export function createLiteralSearch(literals: string[], sample?: Buffer): Litera
           const e = s + bytes.length;
           if (p + wl > end) break;
           if (n.whole) onHit(s);
-          else if (e <= end && s >= start && buf.compare(bytes, 0, bytes.length, s, e) === 0) onHit(s);
+          else if (e <= end && s >= start && occursAt(buf, s, bytes)) onHit(s);
           p++;
         }
       }
       for (const g of shared) {
-        const { byte, byNext, tail } = g;
+        const { byte, around, byNext, byPrev, always } = g;
         let p = start;
         while ((p = buf.indexOf(byte, p)) !== -1 && p < end) {
-          // The byte after the anchor selects the few literals worth comparing (most hits: none).
-          const list = byNext[buf[p + 1] as number];
+          // The bytes around the anchor select the few literals worth comparing (most hits: none).
+          const prev = p > 0 ? (buf[p - 1] as number) : 256;
+          const next = buf[p + 1] as number;
+          const list = around[(prev << 8) | next];
           if (list !== undefined) for (const a of list) verify(buf, start, end, p, a, onHit);
-          for (const a of tail) verify(buf, start, end, p, a, onHit);
+          if (byNext !== null) {
+            const l = byNext[next];
+            if (l !== undefined) for (const a of l) verify(buf, start, end, p, a, onHit);
+          }
+          if (byPrev !== null) {
+            const l = byPrev[prev];
+            if (l !== undefined) for (const a of l) verify(buf, start, end, p, a, onHit);
+          }
+          for (const a of always) verify(buf, start, end, p, a, onHit);
           p++;
         }
       }

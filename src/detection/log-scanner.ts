@@ -22,7 +22,7 @@ export interface ScanLogsOptions {
   maxLineBytes?: number;
   /** Bytes read per file per scan at most; the rest waits for the next scan. @default 256 MiB */
   maxBytesPerScan?: number;
-  /** Read size. @default 4 MiB */
+  /** Read size (1 MiB: small enough that the several search passes over a chunk hit the CPU cache). @default 1 MiB */
   chunkBytes?: number;
   /** Called after each chunk (for progress output). */
   onProgress?: (file: string, bytesRead: number, totalBytes: number) => void;
@@ -40,7 +40,7 @@ const MISSING_FALLBACK = { id: 'fs_not_found', name: 'Watched log file is missin
 
 async function scanFile(file: string, from: FilePass, opts: ScanLogsOptions, collector: DetectionCollector): Promise<FilePass> {
   const maxLine = opts.maxLineBytes ?? 64 * 1024;
-  const chunk = opts.chunkBytes ?? 4 * 1024 * 1024;
+  const chunk = opts.chunkBytes ?? 1024 * 1024;
   const budget = opts.maxBytesPerScan ?? 256 * 1024 * 1024;
   const fh = await fs.promises.open(file, 'r');
   try {

@@ -14,7 +14,12 @@ export const TEMPORAL_CLI_MODULE = 'github.com/temporalio/cli/cmd/temporal';
 
 /** Thrown when no Temporal CLI can be found or built; the message says why and what to do. */
 export class ProvisionError extends Error {
-  override readonly name = 'ProvisionError';
+  override readonly name: string = 'ProvisionError';
+}
+
+/** Thrown when no Temporal CLI exists and there is no Go to build one. */
+export class NoGoError extends ProvisionError {
+  override readonly name = 'NoGoError';
 }
 
 /** Directory of the machine-wide binary cache. */
@@ -63,7 +68,7 @@ const stderrProgress: Progress = (line) => process.stderr.write(`[autofix] ${lin
 export async function buildTemporalCli(env: NodeJS.ProcessEnv = process.env, progress: Progress = stderrProgress): Promise<string> {
   const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
   if (!go) {
-    throw new ProvisionError(
+    throw new NoGoError(
       'No Temporal CLI found and Go is not installed, so it cannot be built. Either install Go (then run `npm run temporal:install`), ' +
         'or download the Temporal CLI yourself and set TEMPORAL_CLI_PATH=/path/to/temporal, or set TEMPORAL_ADDRESS to use an existing Temporal server.',
     );

@@ -68,10 +68,12 @@ function checkIntervals(cfg: Config): Record<string, number> {
 /** The daemon workflow. See the module comment. */
 export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSummary> {
   const info = workflowInfo();
+  // Handlers are registered before the first await, so a query or signal that arrives while
+  // the config is still loading is answered; `config` is set right after them.
   const state: DaemonState = input.state ?? {
     v: 1,
     iteration: 1,
-    config: await loadDaemonConfig(input.configPath, input.logFile),
+    config: undefined as unknown as Config,
     cursors: {},
     lastRun: {},
     memory: {},
@@ -81,9 +83,9 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
   };
   const host = input.host ?? '';
   const settings = () => ({
-    loopCount: input.loopCount ?? state.config.daemon.loop_count,
-    intervalMs: (input.loopIntervalSeconds ?? state.config.daemon.loop_interval_seconds) * 1000,
-    waitMs: (input.waitMinutes ?? state.config.daemon.wait_minutes) * 60_000,
+    loopCount: input.loopCount ?? state.config?.daemon.loop_count ?? 15,
+    intervalMs: (input.loopIntervalSeconds ?? state.config?.daemon.loop_interval_seconds ?? 30) * 1000,
+    waitMs: (input.waitMinutes ?? state.config?.daemon.wait_minutes ?? 5) * 60_000,
   });
   let loop = 0;
   let phase: DaemonStatus['phase'] = 'detecting';
@@ -94,8 +96,6 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
   // One-shot mode waits for its sagas and reports their outcomes (the seed's manual run).
   const awaited: Array<Promise<SagaResult>> = [];
 
-  if (!input.once && !input.state) upsertSearchAttributes([{ key: AutofixKind, value: 'daemon' }]);
-  if (host && !input.state) upsertSearchAttributes([{ key: AutofixHost, value: host }]);
 
   setHandler(pauseFixesSignal, (args) => {
     const now = Date.now();
@@ -121,7 +121,7 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
     // daemon keeps the config it has.
     let cfg: Config;
     try {
-      cfg = await loadDaemonConfig(args?.path ?? state.config.source, input.logFile);
+      cfg = await loadDaemonConfig(args?.path ?? (state.config as Config | undefined)?.source, input.logFile);
     } catch (err) {
       const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
       throw ApplicationFailure.nonRetryable(`config refused, keeping the current one: ${(cause as Error).message}`, 'ConfigError');
@@ -131,12 +131,13 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
   });
   setHandler(statusQuery, (): DaemonStatus => {
     const now = Date.now();
+    const cfg = state.config as Config | undefined;
     const paused = isPaused(state.pause, now);
     const cooldowns: Record<string, string> = {};
     const flapping: string[] = [];
     for (const [id, mem] of Object.entries(state.memory)) {
       const last = mem.fixes[mem.fixes.length - 1];
-      const until = last !== undefined ? last + state.config.auto_fix_config.cooldown_period * 1000 : 0;
+      const until = last !== undefined && cfg ? last + cfg.auto_fix_config.cooldown_period * 1000 : 0;
       if (until > now) cooldowns[id] = new Date(until).toISOString();
       if (mem.trippedAt !== undefined) flapping.push(id);
     }
@@ -148,7 +149,7 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
       iteration: state.iteration,
       loop,
       loopCount: settings().loopCount,
-      phase,
+      phase: cfg ? phase : 'starting',
       ...(state.lastLoopAt ? { lastLoopAt: new Date(state.lastLoopAt).toISOString() } : {}),
       ...(nextLoopAt ? { nextLoopAt: new Date(nextLoopAt).toISOString() } : {}),
       openIncidents: { ...state.openIncidents },
@@ -156,10 +157,14 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
       flapping,
       ...(state.lastHealth ? { lastHealth: state.lastHealth } : {}),
       totals: state.totals,
-      config: state.config.source,
+      config: cfg?.source ?? '',
       ...(host ? { host } : {}),
     };
   });
+
+  if (!input.state) state.config = await loadDaemonConfig(input.configPath, input.logFile);
+  if (!input.once && !input.state) upsertSearchAttributes([{ key: AutofixKind, value: 'daemon' }]);
+  if (host && !input.state) upsertSearchAttributes([{ key: AutofixHost, value: host }]);
 
   /** Sleeps `ms` of workflow time, cut short by runNow or stop. */
   async function rest(ms: number, p: DaemonStatus['phase']): Promise<void> {

@@ -89,7 +89,7 @@ export interface DaemonStatus {
   iteration: number;
   loop: number;
   loopCount: number;
-  phase: 'detecting' | 'between_loops' | 'resting' | 'stopping';
+  phase: 'starting' | 'detecting' | 'between_loops' | 'resting' | 'stopping';
   lastLoopAt?: string;
   nextLoopAt?: string;
   openIncidents: Record<string, string>;

@@ -4,9 +4,8 @@
  */
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'pg';
-import { pgClientConfig } from '../pg-config';
-import Redis from 'ioredis';
+import { probePostgres } from '../probes/postgres';
+import { probeRedis } from '../probes/redis';
 import type { ServiceConfig } from '../../config/schema';
 
 export type ServiceHealth = NonNullable<ServiceConfig['health']>;
@@ -25,34 +24,10 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void
   });
 }
 
-async function pingPostgres(url: string, timeoutMs: number): Promise<void> {
-  const client = new Client(pgClientConfig(url, { connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs }));
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function pingRedis(url: string, timeoutMs: number): Promise<void> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: timeoutMs,
-    commandTimeout: timeoutMs,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    const pong = await redis.ping();
-    if (pong !== 'PONG') throw new Error(`redis answered ${pong} to PING`);
-  } finally {
-    redis.disconnect();
-  }
+/** The health probes' own checks: bounded as a whole (connect, auth, ready check, query). */
+async function probeOnce(probe: (url: string, ms: number) => Promise<{ status: string; message: string }>, url: string, timeoutMs: number): Promise<void> {
+  const r = await probe(url, timeoutMs);
+  if (r.status !== 'healthy') throw new Error(r.message);
 }
 
 async function getHttp(url: string, timeoutMs: number): Promise<void> {
@@ -70,9 +45,9 @@ async function getHttp(url: string, timeoutMs: number): Promise<void> {
 export async function checkServiceHealth(h: ServiceHealth, timeoutMs: number): Promise<void> {
   switch (h.type) {
     case 'postgres':
-      return pingPostgres(h.url ?? `postgresql://${h.host}:${h.port ?? 5432}/postgres`, timeoutMs);
+      return probeOnce(probePostgres, h.url ?? `postgresql://${h.host}:${h.port ?? 5432}/postgres`, timeoutMs);
     case 'redis':
-      return pingRedis(h.url ?? `redis://${h.host}:${h.port ?? 6379}`, timeoutMs);
+      return probeOnce(probeRedis, h.url ?? `redis://${h.host}:${h.port ?? 6379}`, timeoutMs);
     case 'http':
       if (!h.url) throw new Error('health check of type "http" needs a url');
       return getHttp(h.url, timeoutMs);

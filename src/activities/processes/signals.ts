@@ -103,6 +103,8 @@ export async function terminateProcess(
   if (!(await isAlive(pid))) return 'already-gone';
   try {
     process.kill(pid, 'SIGTERM');
+    // A stopped (SIGSTOP) process only acts on SIGTERM once continued, as systemd does it.
+    process.kill(pid, 'SIGCONT');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return 'already-gone';
     throw e;

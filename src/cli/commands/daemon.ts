@@ -16,7 +16,7 @@ import {
   type DaemonStatus,
   type DaemonSummary,
 } from '../../workflows/definitions';
-import { daemonIds, resolveHost, withClient, withWorker, workflowUrl, hasPollers, type HostOptions } from '../client';
+import { daemonIds, executeWithWorker, resolveHost, withClient, workflowUrl, hasPollers, type HostOptions } from '../client';
 import { CliError, printJson, printTable } from '../output';
 import { loadConfig } from '../../config/load';
 import path from 'node:path';
@@ -173,9 +173,9 @@ export function registerDaemonCommands(program: Command): void {
       return;
     }
     const { taskQueue, host } = ids(o);
-    const summary = await withClient(async (client) =>
-      withWorker(client, taskQueue, o.config ? path.resolve(o.config) : undefined, async () =>
-        client.workflow.execute<typeof autoFixDaemon>('autoFixDaemon', {
+    const summary = await withClient((client) =>
+      executeWithWorker<DaemonSummary>(client, taskQueue, o.config ? path.resolve(o.config) : undefined, () =>
+        client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
           workflowId: `autofix-run-${new Date().toISOString().replace(/[:.]/g, '')}`,
           taskQueue,
           args: [

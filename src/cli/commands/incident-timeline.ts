@@ -37,6 +37,15 @@ function timeOf(e: HistoryEvent): string {
   return new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
 }
 
+/** The action an activity worked on (e.g. "action #1 kill_process_on_port"), or its type. */
+function stepName(type: string, args: unknown[], input: SagaInput | undefined): string {
+  const index = typeof args[2] === 'number' ? args[2] : undefined;
+  if (index === undefined) return type;
+  const action = input?.config.error_patterns.find((p) => p.id === input.patternId)?.actions[index]?.type ?? '';
+  const what = { runAction: 'action', backupForAction: 'backup before', planAction: 'dry-run' }[type] ?? type;
+  return `${what} #${index} ${action}`.trim();
+}
+
 /** One line for a completed activity, by activity type. */
 function describeResult(type: string, args: unknown[], result: unknown, input: SagaInput | undefined): { step: string; detail: string } {
   const index = typeof args[2] === 'number' ? args[2] : undefined;
@@ -53,6 +62,8 @@ function describeResult(type: string, args: unknown[], result: unknown, input: S
       return { step: 'verification', detail: `${r?.ok ? 'ok' : 'FAILED'}: ${String(r?.message ?? '')}` };
     case 'restoreBackup':
       return { step: 'compensation', detail: `restored ${((r?.restored as unknown[] | undefined) ?? []).length} path(s) from ${String((args[0] as { dir?: string } | undefined)?.dir ?? '')}` };
+    case 'recordOutcome':
+      return { step: 'recorded', detail: `outcome ${String(r?.outcome ?? (args[1] as { outcome?: string } | undefined)?.outcome ?? '')} logged and counted` };
     case 'notify': {
       const channels = ((r?.channels as Array<{ channel: string; status: string }> | undefined) ?? []).map((c) => `${c.channel}=${c.status}`).join(', ');
       return { step: 'alert', detail: r?.deduplicated ? 'duplicate, not sent again' : channels || 'sent' };
@@ -100,7 +111,7 @@ export async function incidentTimeline(client: Client, id: string): Promise<Time
       const s = scheduled.get(String(a.scheduledEventId));
       const f = a.failure;
       const type = f?.applicationFailureInfo?.type ?? f?.cause?.applicationFailureInfo?.type;
-      push(`${s?.type ?? 'activity'} FAILED`, `${type ? `${type}: ` : ''}${f?.message ?? ''} (after ${s?.attempt ?? 1} attempt(s))`);
+      push(`${s ? stepName(s.type, s.args, t.input) : 'activity'} FAILED`, `${type ? `${type}: ` : ''}${f?.message ?? ''} (after ${s?.attempt ?? 1} attempt(s))`);
     } else if (e.activityTaskTimedOutEventAttributes) {
       const s = scheduled.get(String(e.activityTaskTimedOutEventAttributes.scheduledEventId));
       push(`${s?.type ?? 'activity'} TIMED OUT`, `after ${s?.attempt ?? 1} attempt(s)`);

@@ -10,7 +10,7 @@ import type { remediationSaga } from '../../workflows/saga';
 import { statusQuery, type SagaInput, type SagaResult } from '../../workflows/definitions';
 import { AutofixHost, AutofixOutcome, AutofixPattern, AutofixSeverity, AutofixTarget } from '../../workflows/search-attributes';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load';
-import { daemonIds, resolveHost, withClient, withWorker, workflowUrl } from '../client';
+import { daemonIds, executeWithWorker, resolveHost, withClient, workflowUrl } from '../client';
 import { CliError, printJson, printTable } from '../output';
 import { incidentTimeline } from './incident-timeline';
 
@@ -76,8 +76,8 @@ export async function listIncidents(client: Client, query: string, limit = 500):
 
 /** Starts a saga (through a worker, in-process if none polls) and waits for its result. */
 async function runSaga(client: Client, input: SagaInput, taskQueue: string, configPath: string): Promise<SagaResult> {
-  return await withWorker(client, taskQueue, configPath, () =>
-    client.workflow.execute<typeof remediationSaga>('remediationSaga', { workflowId: input.incidentId, taskQueue, args: [input] }),
+  return await executeWithWorker<SagaResult>(client, taskQueue, configPath, () =>
+    client.workflow.start<typeof remediationSaga>('remediationSaga', { workflowId: input.incidentId, taskQueue, args: [input] }),
   );
 }
 
@@ -88,7 +88,8 @@ function printSaga(r: SagaResult): void {
   process.stdout.write(`outcome: ${r.outcome}${r.reason ? ` — ${r.reason}` : ''}\nWeb UI: ${workflowUrl(r.incidentId)}\n`);
 }
 
-const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+// Milliseconds, so two manual fixes in the same second get distinct incident ids.
+const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
 
 /** Registers `incidents`, `incident show|retry` and `fix`. */
 export function registerIncidentCommands(program: Command): void {
@@ -143,7 +144,7 @@ export function registerIncidentCommands(program: Command): void {
           throw err;
         });
         if (!t.input) throw new CliError(`incident ${id} has no recorded input to retry`, 1);
-        const input: SagaInput = { ...t.input, incidentId: `${t.input.incidentId.replace(/-retry-\d{8}T\d{6}Z$/, '')}-retry-${stamp()}`, retryOf: id, startedBy: 'cli', dryRun: !!o.dryRun };
+        const input: SagaInput = { ...t.input, incidentId: `${t.input.incidentId.replace(/-retry-\d{8}T\d{9}Z$/, '')}-retry-${stamp()}`, retryOf: id, startedBy: 'cli', dryRun: !!o.dryRun };
         delete input.daemonWorkflowId;
         return await runSaga(client, input, t.taskQueue, t.input.config.source);
       });

@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
-import { ensureTemporalCli, ProvisionError } from '../../temporal/provision';
+import { ensureTemporalCli, NoGoError, ProvisionError } from '../../temporal/provision';
+import { startSdkDownloadedServer } from '../../temporal/sdk-server';
 import { DevServerError, startDevServer, type RunningDevServer } from '../../temporal/dev-server';
 import { connectTemporal, ensureSearchAttributes, temporalTarget } from '../../temporal/connect';
 import type { autoFixDaemon } from '../../workflows/daemon';
@@ -56,19 +57,31 @@ async function provisionServer(dbFile: string): Promise<RunningDevServer | undef
     say(`using the Temporal server at ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); starting none`);
     return undefined;
   }
+  const port = Number(process.env.AUTOFIX_TEMPORAL_PORT ?? 7233);
+  const uiPort = Number(process.env.AUTOFIX_UI_PORT ?? 8233);
   let cli: string;
   try {
     cli = await ensureTemporalCli();
   } catch (err) {
-    if (err instanceof ProvisionError) throw new CliError(err.message, 1);
-    throw err;
+    if (!(err instanceof ProvisionError)) throw err;
+    if (!(err instanceof NoGoError)) throw new CliError(err.message, 1);
+    // No binary and no Go: let the SDK download the CLI (works where there is internet).
+    say(`${err.message}\n[autofix] trying the Temporal SDK's own download of the dev server…`);
+    try {
+      const server = await startSdkDownloadedServer({ dbFile, port, uiPort });
+      process.env.TEMPORAL_ADDRESS = server.address;
+      process.env.AUTOFIX_UI_URL = server.uiUrl;
+      say(`Temporal dev server (downloaded by the SDK) on ${server.address}, Web UI ${server.uiUrl}`);
+      return server;
+    } catch (e) {
+      throw new CliError(`${err.message}\nThe SDK's download failed too: ${(e as Error).message}`, 1);
+    }
   }
-  const port = Number(process.env.AUTOFIX_TEMPORAL_PORT ?? 7233);
-  const uiPort = Number(process.env.AUTOFIX_UI_PORT ?? 8233);
   try {
     say(`starting the Temporal dev server (${cli}) with ${dbFile}…`);
     const server = await startDevServer({ cli, dbFile, port, uiPort, logFile: path.join(path.dirname(dbFile), 'server.log') });
     process.env.TEMPORAL_ADDRESS = server.address;
+    process.env.AUTOFIX_UI_URL = server.uiUrl;
     say(server.attached ? `attached to the dev server already running on ${server.address} (pid ${server.pid})` : `Temporal dev server on ${server.address}, Web UI ${server.uiUrl}`);
     return server;
   } catch (err) {

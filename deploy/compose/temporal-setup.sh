@@ -18,7 +18,7 @@ else
   temporal operator namespace create --address "$ADDR" -n "$NS" --retention "$RETENTION"
 fi
 
-for name in AutofixPattern AutofixSeverity AutofixOutcome AutofixHost AutofixTarget; do
+for name in AutofixPattern AutofixSeverity AutofixOutcome AutofixHost AutofixTarget AutofixKind; do
   if temporal operator search-attribute list --address "$ADDR" -n "$NS" | grep -qw "$name"; then
     echo "search attribute $name exists"
   else

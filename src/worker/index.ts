@@ -65,7 +65,8 @@ export async function createAutofixWorker(
       defaultConfigPath: o.configPath ?? process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH,
       host: o.host ?? os.hostname(),
     }),
-    maxCachedWorkflows: o.maxCachedWorkflows ?? 50,
+    // One daemon per host plus the sagas it runs at once: a small cache keeps the RSS down.
+    maxCachedWorkflows: o.maxCachedWorkflows ?? 10,
     maxConcurrentActivityTaskExecutions: 20,
     shutdownGraceTime: '10 seconds',
   });

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import path from 'node:path';
 import { serviceRestart } from '../../src/activities/actions/service-restart';
 import { checkServiceHealth } from '../../src/activities/processes/health-wait';
@@ -64,17 +64,62 @@ void test('a killed redis-server is brought back by its restart argv and answers
   assert.ok(newPid && newPid !== pid && (await isAlive(newPid)));
 });
 
-void test('a hung (SIGSTOPped) redis-server is SIGKILLed, restarted and answers PING', async () => {
+void test('a hung (SIGSTOPped) redis-server is stopped (SIGTERM + SIGCONT), restarted and answers PING', async () => {
   const { config, pid, health, pidFile } = await startRedis();
   process.kill(pid, 'SIGSTOP');
   const ctx = makeCtx(config);
   const r = await serviceRestart.run(ctx, { type: 'service_restart', service: 'redis' });
-  // A stopped process does not act on SIGTERM; only SIGKILL ends it.
-  assert.deepEqual(r.details?.stopped, [`pid ${pid}: killed`]);
+  // A stopped process acts on SIGTERM only once continued: the SIGCONT that follows lets it shut down cleanly.
+  assert.deepEqual(r.details?.stopped, [`pid ${pid}: terminated`]);
   assert.equal(await isAlive(pid), false);
   assert.ok(ctx.lines.some((l) => l.startsWith('[WARNING]') && l.includes('is hung')), ctx.lines.join('\n'));
   await checkServiceHealth(health, 2000);
   assert.notEqual(await readPidFile(pidFile), pid);
+});
+
+void test('a hung service that ignores SIGTERM is SIGKILLed after the grace period, then restarted', async () => {
+  const dir = tempDir('autofix-hung-');
+  const port = await freePort();
+  const pidFile = path.join(dir, 'svc.pid');
+  const serve = (handler: string) =>
+    `process.on('SIGTERM', () => {}); require('fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); require('http').createServer(${handler}).listen(${port}, '127.0.0.1');`;
+  // Accepts TCP but never answers HTTP, and ignores SIGTERM: hung for real.
+  const hung = serve('() => {}');
+  const healthy = serve("(q, r) => r.end('ok')");
+  const startSvc = () => {
+    const c = spawn(process.execPath, ['-e', hung], { detached: true, stdio: 'ignore' });
+    c.unref();
+    return c.pid as number;
+  };
+  const first = startSvc();
+  cleanups.push(() => {
+    for (const pid of [first, Number(execFileSync('cat', [pidFile]).toString())]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  });
+  assert.ok(await eventually(async () => (await readPidFile(pidFile)) === first), 'service did not start');
+  const config = makeConfig(dir, {
+    services: {
+      web: {
+        // The restart starts a fresh copy that answers (the old one kept hanging).
+        restart: [process.execPath, '-e', `require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(healthy)}], { detached: true, stdio: 'ignore' }).unref()`],
+        pid_file: pidFile,
+        health: { type: 'http', url: `http://127.0.0.1:${port}/`, host: '127.0.0.1' },
+        stop_signal_timeout_seconds: 1,
+        health_timeout_seconds: 10,
+      },
+    },
+  });
+  const ctx = makeCtx(config);
+  const r = await serviceRestart.run(ctx, { type: 'service_restart', service: 'web' });
+  assert.deepEqual(r.details?.stopped, [`pid ${first}: killed`]);
+  assert.equal(await isAlive(first), false);
+  const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+  assert.equal(await res.text(), 'ok');
 });
 
 void test('a stopped PostgreSQL cluster is restarted by its configured argv and answers SELECT 1', async () => {

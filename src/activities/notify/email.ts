@@ -1,5 +1,4 @@
 /** The email channel: one message over SMTP (nodemailer) to `notifications.email.to`. */
-import nodemailer from 'nodemailer';
 import type { Config } from '../../config/schema';
 import { formatBody, formatSubject } from './format';
 import type { NotificationAlert } from './types';
@@ -14,6 +13,8 @@ export type EmailConfig = NonNullable<Config['notifications']['email']>;
  *   await sendEmail({ host: 'mail', port: 25, secure: false, from: 'autofix@x', to: ['ops@x'] }, alert);
  */
 export async function sendEmail(cfg: EmailConfig, alert: NotificationAlert): Promise<string> {
+  // Loaded on first use: most workers never send mail, and it weighs on their memory.
+  const nodemailer = (await import('nodemailer')).default;
   const transport = nodemailer.createTransport({
     host: cfg.host,
     port: cfg.port,

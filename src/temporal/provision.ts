@@ -66,7 +66,7 @@ const stderrProgress: Progress = (line) => process.stderr.write(`[autofix] ${lin
  * (the first build downloads several hundred MB of modules and compiles for minutes).
  */
 export async function buildTemporalCli(env: NodeJS.ProcessEnv = process.env, progress: Progress = stderrProgress): Promise<string> {
-  const go = onPath('go', env) ?? (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const go = onPath('go', env);
   if (!go) {
     throw new NoGoError(
       'No Temporal CLI found and Go is not installed, so it cannot be built. Either install Go (then run `npm run temporal:install`), ' +

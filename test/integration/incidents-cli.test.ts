@@ -119,7 +119,7 @@ describe('incidents through the CLI', () => {
     fixed = await autofixJson<SagaResult>(['fix', pFix, '--config', sb.configPath, '--host', host.fixed, '--json']);
     assert.equal(fixed.outcome, 'fixed', JSON.stringify(fixed));
     assert.equal(fixed.patternId, pFix);
-    assert.match(fixed.incidentId, new RegExp(`^incident-${host.fixed}-${pFix}-manual-\\d{8}T\\d{6}Z$`));
+    assert.match(fixed.incidentId, new RegExp(`^incident-${host.fixed}-${pFix}-manual-\\d{8}T\\d{9}Z$`));
     assert.deepEqual(
       fixed.steps.map((s) => [s.type, s.status]),
       [
@@ -276,7 +276,7 @@ describe('incidents through the CLI', () => {
       await w.close();
     }
     assert.notEqual(retry.incidentId, failed.incidentId);
-    assert.match(retry.incidentId, new RegExp(`^${failed.incidentId}-retry-\\d{8}T\\d{6}Z$`));
+    assert.match(retry.incidentId, new RegExp(`^${failed.incidentId}-retry-\\d{8}T\\d{9}Z$`));
     assert.equal(retry.patternId, pFail);
     assert.equal(retry.outcome, 'failed');
     const t = await autofixJson<Timeline>(['incident', 'show', retry.incidentId, '--json']);

@@ -262,6 +262,7 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
           ],
           // A continue-as-new of the daemon must never kill a fix in progress.
           parentClosePolicy: ParentClosePolicy.ABANDON,
+          staticSummary: `${pattern.name} (${patternId}, ${pattern.severity}) ×${d.count}${d.file ? ` in ${d.file}` : ''}`,
         });
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) {

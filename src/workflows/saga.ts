@@ -25,7 +25,14 @@ import {
   type SagaResult,
   type SagaStep,
 } from './definitions';
-import { AutofixHost, AutofixKind, AutofixOutcome, AutofixPattern, AutofixSeverity, AutofixTarget } from './search-attributes';
+import {
+  AutofixHost,
+  AutofixKind,
+  AutofixOutcome,
+  AutofixPattern,
+  AutofixSeverity,
+  AutofixTarget,
+} from './search-attributes';
 
 /** Error types that no retry can fix; the retry policy never repeats them. */
 export const NON_RETRYABLE = ['UnsafePathError', 'RefusedError', 'ConfigError', 'BadParamsError'];
@@ -92,16 +99,19 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
     if (reason) result.reason = reason;
     result.endedAt = new Date().toISOString();
     upsertSearchAttributes([{ key: AutofixOutcome, value: outcome }]);
-    await support.recordOutcome(cfg, result);
+    await support.recordOutcome.executeWithOptions({ summary: `record outcome ${outcome}` }, [cfg, result]);
     const severity = outcome === 'fixed' || outcome === 'skipped' ? 'warning' : 'critical';
-    await support.notify(cfg, {
-      severity,
-      message: `incident ${input.incidentId} (${input.patternId}): ${outcome}${reason ? ` — ${reason}` : ''}`,
-      incidentId: input.incidentId,
-      patternId: input.patternId,
-      dedupeKey: `${input.incidentId}-${outcome}`,
-      details: { steps: result.steps, verification: result.verification },
-    });
+    await support.notify.executeWithOptions({ summary: `alert: ${outcome}` }, [
+      cfg,
+      {
+        severity,
+        message: `incident ${input.incidentId} (${input.patternId}): ${outcome}${reason ? ` — ${reason}` : ''}`,
+        incidentId: input.incidentId,
+        patternId: input.patternId,
+        dedupeKey: `${input.incidentId}-${outcome}`,
+        details: { steps: result.steps, verification: result.verification },
+      },
+    ]);
     if (input.daemonWorkflowId) {
       try {
         await getExternalWorkflowHandle(input.daemonWorkflowId).signal(incidentClosedSignal, {
@@ -121,12 +131,26 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
   if (input.dryRun) {
     for (const [index, spec] of actions.entries()) {
       try {
-        const plan = await support.planAction(cfg, input, index);
-        result.steps.push({ index, type: spec.type, status: 'planned', summary: plan.steps.join('; ') || 'nothing to do' });
+        const plan = await support.planAction.executeWithOptions(
+          { summary: `dry run #${index} ${spec.type}` },
+          [cfg, input, index],
+        );
+        result.steps.push({
+          index,
+          type: spec.type,
+          status: 'planned',
+          summary: plan.steps.join('; ') || 'nothing to do',
+        });
       } catch (err) {
         // A dry run reports a refusal as what would happen; it never fails the incident.
         const error = failureMessage(err);
-        result.steps.push({ index, type: spec.type, status: 'failed', summary: `would fail: ${error}`, error });
+        result.steps.push({
+          index,
+          type: spec.type,
+          status: 'failed',
+          summary: `would fail: ${error}`,
+          error,
+        });
       }
     }
     return await finish('skipped', 'dry run: nothing was changed');
@@ -143,13 +167,19 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
     result.steps.push(step);
     try {
       if (afc.backup_before_fix) {
-        const backup = await acts.backupForAction(cfg, input, index);
+        const backup = await acts.backupForAction.executeWithOptions(
+          { summary: `back up before #${index} ${spec.type}` },
+          [cfg, input, index],
+        );
         if (backup) {
           compensations.unshift(backup);
           step.backup = backup.dir;
         }
       }
-      const r = await acts.runAction(cfg, input, index);
+      const r = await acts.runAction.executeWithOptions(
+        { summary: `#${index} ${spec.type}${spec.description ? `: ${spec.description}` : ''}` },
+        [cfg, input, index],
+      );
       step.summary = r.summary;
     } catch (err) {
       step.status = 'failed';
@@ -161,7 +191,10 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
   }
   if (!failure) {
     try {
-      result.verification = await support.verifyIncident(cfg, input);
+      result.verification = await support.verifyIncident.executeWithOptions(
+        { summary: `verify ${input.patternId} is gone` },
+        [cfg, input],
+      );
       if (!result.verification.ok) failure = `verification failed: ${result.verification.message}`;
     } catch (err) {
       const message = failureMessage(err);
@@ -173,8 +206,15 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
 
   for (const ref of compensations) {
     try {
-      const r = await support.restoreBackup(ref);
-      result.compensations.push({ backup: ref.dir, ok: true, message: `restored ${r.restored.length} path(s)` });
+      const r = await support.restoreBackup.executeWithOptions(
+        { summary: `compensate: restore ${ref.dir}` },
+        [ref],
+      );
+      result.compensations.push({
+        backup: ref.dir,
+        ok: true,
+        message: `restored ${r.restored.length} path(s)`,
+      });
     } catch (err) {
       result.compensations.push({ backup: ref.dir, ok: false, message: failureMessage(err) });
       log.error('compensation failed', { backup: ref.dir, error: failureMessage(err) });

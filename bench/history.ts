@@ -26,44 +26,10 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createAutofixWorker } from '../src/worker';
 import type { autoFixDaemon } from '../src/workflows/daemon';
 import { statusQuery } from '../src/workflows/definitions';
-import { makeTempDir, mean, median, numArg, sleep, startBenchServer } from './lib/common';
+import { makeTempDir, mean, median, numArg, sleep, startBenchServer, writeAlertConfig } from './lib/common';
 
 const EventType = temporal.api.enums.v1.EventType;
 const WEEK_ITERATIONS = Math.round((7 * 24 * 60) / (15 * 0.5 + 5));
-
-function writeConfig(dir: string, appLog: string): string {
-  const cfg = {
-    error_patterns: [
-      {
-        id: 'http_5xx',
-        name: 'HTTP 5xx',
-        pattern: '" 5\\d\\d ',
-        severity: 'error',
-        auto_fix: true,
-        actions: [{ type: 'alert' }],
-      },
-    ],
-    auto_fix_config: {
-      max_retries: 2,
-      retry_delay: 1,
-      cooldown_period: 1,
-      notification_channels: ['log'],
-      flap_guard: { max_fixes: 1000 },
-    },
-    daemon: { data_dir: path.join(dir, 'data') },
-    watch: { logs: [appLog] },
-    health_checks: {
-      postgres: { enabled: false },
-      redis: { enabled: false },
-      disk: { enabled: false },
-      memory: { enabled: false },
-    },
-    managed: { roots: [dir] },
-  };
-  const file = path.join(dir, 'error_patterns.json');
-  fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
-  return file;
-}
 
 interface RunStats {
   events: number;
@@ -111,7 +77,7 @@ async function main(): Promise<void> {
   const dir = makeTempDir('history');
   const appLog = path.join(dir, 'app.log');
   fs.writeFileSync(appLog, '');
-  const configPath = writeConfig(dir, appLog);
+  const configPath = writeAlertConfig(dir, appLog);
   const server = await startBenchServer();
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const taskQueue = `bench-history-${process.pid}`;

@@ -25,13 +25,18 @@ const ROOT = path.resolve(__dirname, '../..');
 const CONFIG = path.join(ROOT, 'config/error_patterns.json');
 
 const ORDINARY = [
-  (i: number) => `2025-01-18 10:00:${String(i % 60).padStart(2, '0')},123 INFO app.views: request id=${i} user=u${i % 97} error_count=0 duration_ms=${i % 250}`,
-  (i: number) => `127.0.0.1 - - [18/Jan/2025:10:00:00 +0000] "GET /api/items/${i} HTTP/1.1" 200 ${i % 9999} "-" "Mozilla/5.0 (X11; Linux x86_64)"`,
-  (i: number) => `2025-01-18 10:00:00,456 DEBUG sqlalchemy.engine: SELECT id, name FROM items WHERE id = ${i} LIMIT 1`,
-  (i: number) => `10.0.0.${i % 255} - - [18/Jan/2025:10:00:01 +0000] "POST /api/500-club HTTP/1.1" 201 ${i % 512} "https://example.com/" "curl/8.1"`,
+  (i: number) =>
+    `2025-01-18 10:00:${String(i % 60).padStart(2, '0')},123 INFO app.views: request id=${i} user=u${i % 97} error_count=0 duration_ms=${i % 250}`,
+  (i: number) =>
+    `127.0.0.1 - - [18/Jan/2025:10:00:00 +0000] "GET /api/items/${i} HTTP/1.1" 200 ${i % 9999} "-" "Mozilla/5.0 (X11; Linux x86_64)"`,
+  (i: number) =>
+    `2025-01-18 10:00:00,456 DEBUG sqlalchemy.engine: SELECT id, name FROM items WHERE id = ${i} LIMIT 1`,
+  (i: number) =>
+    `10.0.0.${i % 255} - - [18/Jan/2025:10:00:01 +0000] "POST /api/500-club HTTP/1.1" 201 ${i % 512} "https://example.com/" "curl/8.1"`,
   () => `2025-01-18 10:00:02,789 INFO worker: certificate renewed, disk usage 45%, cache hit ratio 0.93`,
 ];
-const TRACEBACK = 'Traceback (most recent call last):\n  File "/srv/app.py", line 12, in handler\n    raise ValueError("bad")\nValueError: bad';
+const TRACEBACK =
+  'Traceback (most recent call last):\n  File "/srv/app.py", line 12, in handler\n    raise ValueError("bad")\nValueError: bad';
 const ERRORS = [
   () => '127.0.0.1 - - [18/Jan/2025 10:00:00] "GET /boom HTTP/1.1" 500 -',
   () => '127.0.0.1 - - [18/Jan/2025 10:00:00] "GET /nope HTTP/1.1" 404 -',
@@ -59,7 +64,10 @@ function generate(file: string, bytes: number, tracebacks = true): void {
   while (written < bytes) {
     const lines: string[] = [];
     for (let k = 0; k < 20_000; k++, i++) {
-      let line = i % 500 === 499 ? (ERRORS[(i / 500) % ERRORS.length | 0] as () => string)() : (ORDINARY[i % ORDINARY.length] as (n: number) => string)(i);
+      let line =
+        i % 500 === 499
+          ? (ERRORS[((i / 500) % ERRORS.length) | 0] as () => string)()
+          : (ORDINARY[i % ORDINARY.length] as (n: number) => string)(i);
       if (!tracebacks && line === TRACEBACK) line = 'ValueError: bad';
       lines.push(line);
     }
@@ -85,7 +93,8 @@ export class NotConvertible extends Error {}
  */
 export function toEre(source: string, caseless = false): string {
   const CLASS: Record<string, string> = { d: '0-9', s: '[:space:]', w: '[:alnum:]_' };
-  const fold = (c: string) => (caseless && c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c);
+  const fold = (c: string) =>
+    caseless && c.toLowerCase() !== c.toUpperCase() ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c;
   const ereLiteral = (c: string) => ('.[]()*+?{}|^$\\'.includes(c) ? `\\${c}` : fold(c));
   let out = '';
   let i = 0;
@@ -131,7 +140,8 @@ export function toEre(source: string, caseless = false): string {
           let hi = source[i++] as string;
           if (hi === '\\') hi = source[i] === 'x' ? ((i += 1), hexChar(2)) : (source[i++] as string);
           items.push(`${ch}-${hi}`);
-          if (caseless && /[a-zA-Z]-[a-zA-Z]/.test(`${ch}-${hi}`)) items.push(`${ch.toLowerCase()}-${hi.toLowerCase()}`, `${ch.toUpperCase()}-${hi.toUpperCase()}`);
+          if (caseless && /[a-zA-Z]-[a-zA-Z]/.test(`${ch}-${hi}`))
+            items.push(`${ch.toLowerCase()}-${hi.toLowerCase()}`, `${ch.toUpperCase()}-${hi.toUpperCase()}`);
           continue;
         }
         items.push(ch);
@@ -181,12 +191,17 @@ function timed(file: string, runs: number, cmd: string, args: string[]): Timed {
   for (let k = 0; k < runs; k++) {
     spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'ignore'] });
     const t = runOnce(cmd, args);
-    if (!best || t.seconds < best.seconds) best = { ...t, rssKb: Math.max(t.rssKb ?? 0, best?.rssKb ?? 0) || undefined };
+    if (!best || t.seconds < best.seconds)
+      best = { ...t, rssKb: Math.max(t.rssKb ?? 0, best?.rssKb ?? 0) || undefined };
   }
   return best as Timed;
 }
 
-const events = (stdout: string) => (JSON.parse(stdout) as { detections: Array<{ count: number }> }).detections.reduce((n, d) => n + d.count, 0);
+const events = (stdout: string) =>
+  (JSON.parse(stdout) as { detections: Array<{ count: number }> }).detections.reduce(
+    (n, d) => n + d.count,
+    0,
+  );
 
 function main(): void {
   const sizeMb = arg('--size-mb', 1024);
@@ -201,7 +216,11 @@ function main(): void {
     generate(flat, 16 * 1024 * 1024, false);
     fs.writeFileSync(empty, '');
     const mb = fs.statSync(file).size / (1024 * 1024);
-    const patterns = (JSON.parse(fs.readFileSync(CONFIG, 'utf8')) as { error_patterns: Array<{ id: string; pattern: string; flags?: string }> }).error_patterns;
+    const patterns = (
+      JSON.parse(fs.readFileSync(CONFIG, 'utf8')) as {
+        error_patterns: Array<{ id: string; pattern: string; flags?: string }>;
+      }
+    ).error_patterns;
     const notes: string[] = [];
     const allCaseless = patterns.every((p) => (p.flags ?? '').includes('i'));
     const ere: string[] = [];
@@ -215,7 +234,10 @@ function main(): void {
     const ereFile = path.join(dir, 'patterns.ere');
     fs.writeFileSync(ereFile, ere.join('\n') + '\n');
     const grepE = ['-E', '-c', ...(allCaseless ? ['-i'] : []), '-f', ereFile];
-    const pcre = patterns.map((p) => `(?${(p.flags ?? '').includes('i') ? 'i' : ''}:${p.pattern})`).join('|').replace(/\(\?:/g, '(?:');
+    const pcre = patterns
+      .map((p) => `(?${(p.flags ?? '').includes('i') ? 'i' : ''}:${p.pattern})`)
+      .join('|')
+      .replace(/\(\?:/g, '(?:');
 
     const cfgArgs = ['scan', '--json', '--config', CONFIG];
     const start = timed(empty, runs, autofix, [...cfgArgs, empty]);
@@ -231,9 +253,12 @@ function main(): void {
     const rows = [
       `file: ${mb.toFixed(0)} MiB, best of ${runs} runs each, page-cached, LC_ALL=C`,
       `grep -E -c -f (${ere.length} ERE patterns): ${rate(e)}, ${e.stdout.trim()} matching lines`,
-      g ? `grep -P -c (one PCRE alternation, 1 run): ${rate(g)}, ${g.stdout.trim()} matching lines` : 'grep -P: skipped',
+      g
+        ? `grep -P -c (one PCRE alternation, 1 run): ${rate(g)}, ${g.stdout.trim()} matching lines`
+        : 'grep -P: skipped',
       `autofix scan --json: ${rate(a)}, ${total} events; startup alone ${start.seconds.toFixed(2)} s → scan itself ${(mb / scanOnly).toFixed(0)} MiB/s`,
-      `ratio autofix/grep -E: ${(e.seconds / a.seconds).toFixed(2)}×` + (g ? `, autofix/grep -P: ${(g.seconds / a.seconds).toFixed(2)}×` : ''),
+      `ratio autofix/grep -E: ${(e.seconds / a.seconds).toFixed(2)}×` +
+        (g ? `, autofix/grep -P: ${(g.seconds / a.seconds).toFixed(2)}×` : ''),
       `autofix peak RSS: ${a.rssKb === undefined ? 'n/a' : `${(a.rssKb / 1024).toFixed(0)} MiB`}`,
       `16 MiB log without multi-line tracebacks: grep -E ${flatGrep} matching lines, autofix ${flatAutofix} events (${String(flatAutofix) === flatGrep ? 'equal' : 'DIFFERENT'})`,
       ...notes,

@@ -17,7 +17,7 @@ import { startDevServer } from '../src/temporal/dev-server';
 import { createAutofixWorker } from '../src/worker';
 import { loadConfig } from '../src/config/load';
 import type { SagaInput } from '../src/workflows/definitions';
-import { freePort } from './run-tests';
+import { freePort } from '../src/util/net';
 
 const OUT = path.resolve(__dirname, '../../test/histories');
 

@@ -7,22 +7,11 @@
  * Usage: node dist/scripts/run-tests.js [test files or dirs...]
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { ensureTemporalCli } from '../src/temporal/provision';
 import { startDevServer } from '../src/temporal/dev-server';
+import { freePort } from '../src/util/net';
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<number> {
   const root = path.resolve(__dirname, '..');

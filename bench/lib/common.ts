@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { ensureTemporalCli } from '../../src/temporal/provision';
 import { startDevServer, type RunningDevServer } from '../../src/temporal/dev-server';
+import { freePort } from '../../src/util/net';
+
+export { freePort };
 
 export const ROOT = path.resolve(__dirname, '../../..');
 
@@ -34,18 +37,6 @@ export function quantile(xs: number[], q: number): number {
 
 export const median = (xs: number[]) => quantile(xs, 0.5);
 export const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A temp dir for one benchmark run. */
 export function makeTempDir(prefix: string): string {
@@ -158,3 +149,38 @@ export async function killRedisOnPort(port: number): Promise<void> {
 
 /** Formats seconds with 2 decimals. */
 export const sec = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : 'n/a');
+
+/** A config for the daemon benchmarks: one alert-only http_5xx pattern on `appLog`, no probes. */
+export function writeAlertConfig(dir: string, appLog: string): string {
+  const cfg = {
+    error_patterns: [
+      {
+        id: 'http_5xx',
+        name: 'HTTP 5xx',
+        pattern: '" 5\\d\\d ',
+        severity: 'error',
+        auto_fix: true,
+        actions: [{ type: 'alert' }],
+      },
+    ],
+    auto_fix_config: {
+      max_retries: 2,
+      retry_delay: 1,
+      cooldown_period: 1,
+      notification_channels: ['log'],
+      flap_guard: { max_fixes: 1000 },
+    },
+    daemon: { data_dir: path.join(dir, 'data') },
+    watch: { logs: [appLog] },
+    health_checks: {
+      postgres: { enabled: false },
+      redis: { enabled: false },
+      disk: { enabled: false },
+      memory: { enabled: false },
+    },
+    managed: { roots: [dir] },
+  };
+  const file = path.join(dir, 'error_patterns.json');
+  fs.writeFileSync(file, JSON.stringify(cfg, null, 2));
+  return file;
+}

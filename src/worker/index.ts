@@ -3,7 +3,6 @@
  * (bundling at every start costs ~1 s and ~70 MB), bounded workflow cache, graceful shutdown.
  */
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import type { Server } from 'node:http';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -13,6 +12,7 @@ import { DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 import { WORKFLOW_BUNDLE_PATH } from './bundle-path';
 import { installRuntime } from './runtime';
 import { startMetricsServer } from './metrics-server';
+import { freePort } from '../util/net';
 
 export { WORKFLOW_BUNDLE_PATH };
 
@@ -43,7 +43,7 @@ export async function createAutofixWorker(
   let metrics: Server | undefined;
   if (o.metricsBind) {
     // The SDK serves its own metrics on an internal port; our endpoint appends them.
-    const sdkPort = await freeLocalPort();
+    const sdkPort = await freePort();
     installRuntime({ metricsBind: `127.0.0.1:${sdkPort}` });
     metrics = await startMetricsServer(o.metricsBind, `http://127.0.0.1:${sdkPort}/metrics`).catch((err: NodeJS.ErrnoException) => {
       throw new Error(`cannot serve metrics on ${o.metricsBind} (${err.code ?? err.message}); pick another address with --metrics host:port, or --metrics off`);
@@ -73,14 +73,3 @@ export async function createAutofixWorker(
   return { worker, connection, ...(metrics ? { metrics } : {}) };
 }
 
-/** A free TCP port on 127.0.0.1. */
-function freeLocalPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -3,12 +3,14 @@
  * ActionContext that records its log lines, and a free TCP port.
  */
 import { mkdtempSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import type { ActionContext } from '../../src/activities/actions/types';
+import { freePort } from '../../src/util/net';
+
+export { freePort };
 
 /** A fresh temp directory. */
 export function tempDir(prefix = 'autofix-proc-'): string {
@@ -20,7 +22,13 @@ export function makeConfig(dir: string, extra: Record<string, unknown> = {}): Co
   const raw = {
     error_patterns: [
       { id: 'http_5xx', name: 'HTTP 5xxエラー', pattern: 'HTTP/\\d\\.\\d" 5\\d\\d', severity: 'error' },
-      { id: 'db_connection', name: 'DB接続エラー', pattern: 'could not connect to server', flags: 'i', severity: 'critical' },
+      {
+        id: 'db_connection',
+        name: 'DB接続エラー',
+        pattern: 'could not connect to server',
+        flags: 'i',
+        severity: 'critical',
+      },
     ],
     ...extra,
     daemon: { data_dir: dir, ...((extra.daemon as object | undefined) ?? {}) },
@@ -29,7 +37,10 @@ export function makeConfig(dir: string, extra: Record<string, unknown> = {}): Co
 }
 
 /** An ActionContext for `config`; `lines` collects what the action logged. */
-export function makeCtx(config: Config, severity: 'warning' | 'error' | 'critical' = 'error'): ActionContext & { lines: string[] } {
+export function makeCtx(
+  config: Config,
+  severity: 'warning' | 'error' | 'critical' = 'error',
+): ActionContext & { lines: string[] } {
   const lines: string[] = [];
   return {
     config,
@@ -41,21 +52,18 @@ export function makeCtx(config: Config, severity: 'warning' | 'error' | 'critica
       patternId: 'http_5xx',
       severity,
       host: os.hostname(),
-      detection: { id: 'http_5xx', name: 'HTTP 5xxエラー', severity, count: 3, source: 'log', file: '/var/log/app.log', first_line: 10, samples: ['GET / HTTP/1.1" 502'] },
+      detection: {
+        id: 'http_5xx',
+        name: 'HTTP 5xxエラー',
+        severity,
+        count: 3,
+        source: 'log',
+        file: '/var/log/app.log',
+        first_line: 10,
+        samples: ['GET / HTTP/1.1" 502'],
+      },
     },
   };
-}
-
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Polls `fn` until it returns true or `ms` passed. */

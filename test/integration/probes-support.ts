@@ -1,24 +1,17 @@
 /** Helpers for the probe tests: free ports, a private redis-server, temp configs, test certificates. */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import { probeRedis } from '../../src/activities/probes/redis';
+import { freePort } from '../../src/util/net';
+
+export { freePort };
 
 const execFileP = promisify(execFile);
-
-/** A TCP port that was free a moment ago (bound to 0, then released). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** A fresh temp directory. */
 export function tempDir(prefix = 'autofix-probes-'): Promise<string> {

@@ -57,7 +57,8 @@ function arg(name: string, def: number): number {
   return i === -1 ? def : Number(process.argv[i + 1]);
 }
 
-function generate(file: string, bytes: number, tracebacks = true): void {
+/** Writes the mixed log (see the module comment) of about `bytes` bytes. */
+export function generate(file: string, bytes: number, tracebacks = true): void {
   const fd = fs.openSync(file, 'w');
   let written = 0;
   let i = 0;

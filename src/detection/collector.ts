@@ -49,6 +49,29 @@ export class DetectionCollector {
     for (const d of list) this.byKey.set(`${d.id}\0${d.file ?? ''}`, d);
   }
 
+  /**
+   * Adds the events of `d`, collected by a scan of a later part of the same file whose line 1 is
+   * line `lineOffset + 1` here, exactly as if they had been `add`ed one by one after those
+   * collected so far: counts add, the first line and sample stay, the last ones are `d`'s.
+   */
+  merge(d: Detection, lineOffset: number): void {
+    const key = `${d.id}\0${d.file ?? ''}`;
+    const cur = this.byKey.get(key);
+    const last = d.samples[d.samples.length - 1] as string;
+    if (!cur) {
+      this.byKey.set(key, {
+        ...d,
+        ...(d.first_line !== undefined ? { first_line: d.first_line + lineOffset } : {}),
+        ...(d.last_line !== undefined ? { last_line: d.last_line + lineOffset } : {}),
+        samples: [...d.samples],
+      });
+      return;
+    }
+    cur.count += d.count;
+    if (d.last_line !== undefined) cur.last_line = d.last_line + lineOffset;
+    cur.samples = [cur.samples[0] as string, last];
+  }
+
   /** The detections collected so far. */
   list(): Detection[] {
     return [...this.byKey.values()];

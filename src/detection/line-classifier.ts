@@ -28,6 +28,28 @@ function countNewlines(buf: Buffer, from: number, to: number): number {
   return n;
 }
 
+/** The text a line is classified as: cut to maxLineBytes, a trailing CR dropped (CRLF logs), UTF-8. */
+export function lineText(buf: Buffer, ls: number, le: number, maxLineBytes: number): string {
+  let e = Math.min(le, ls + maxLineBytes);
+  if (e > ls && buf[e - 1] === 13) e--;
+  return buf.toString('utf8', ls, e);
+}
+
+/**
+ * A "plain" line buf[ls, le) (le = its "\n"): not a traceback header (as bytes or as text), not
+ * blank, not indented by space/tab, not a chained-traceback line. Whatever the traceback state
+ * before a plain line, none is left in the 'body' phase after it: no open traceback is left as it
+ * was; one in 'body' takes it as its exception line (→ 'after'), one in 'after' is closed by it,
+ * and it never starts one. So after TWO consecutive plain lines P, L the state before L is "no
+ * traceback" or "'after', closed by L" — the classifier state at L's start does not depend on
+ * anything before P. parallel-scan.ts splits files there.
+ */
+export function isPlainLine(buf: Buffer, ls: number, le: number, maxLineBytes: number): boolean {
+  if (le - ls >= HEADER.length && buf.compare(HEADER, 0, HEADER.length, ls, ls + HEADER.length) === 0) return false;
+  const text = lineText(buf, ls, le, maxLineBytes);
+  return text.trim() !== '' && !/^[ \t]/.test(text) && !text.startsWith(TRACEBACK_HEADER) && !CHAIN.test(text);
+}
+
 /** Stateful classifier of one file's lines (see the module comment). */
 export class LineClassifier {
   /** Complete lines consumed so far. */
@@ -112,9 +134,7 @@ export class LineClassifier {
   }
 
   private decode(buf: Buffer, ls: number, le: number): string {
-    let e = Math.min(le, ls + this.maxLineBytes);
-    if (e > ls && buf[e - 1] === 13) e--; // CRLF logs
-    return buf.toString('utf8', ls, e);
+    return lineText(buf, ls, le, this.maxLineBytes);
   }
 
   /** Consumes traceback lines from pos; returns where ordinary processing resumes. */

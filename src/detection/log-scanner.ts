@@ -9,8 +9,9 @@ import path from 'node:path';
 import type { Matcher } from './matcher';
 import type { Detection, LogCursor, LogCursors } from './types';
 import { DetectionCollector } from './collector';
-import { LineClassifier } from './line-classifier';
+import { scanFile, type FilePass } from './file-scan';
 import { expandGlob, isGlob } from './glob';
+import { defaultScanWorkers, PARALLEL_MIN_BYTES, scanFileParallel, type ParallelScanOptions } from './parallel-scan';
 
 /** Options of `scanLogs`. */
 export interface ScanLogsOptions {
@@ -30,72 +31,8 @@ export interface ScanLogsOptions {
   final?: boolean;
 }
 
-interface FilePass {
-  offset: number;
-  line: number;
-}
-
 /** Used when the config has no fs_not_found pattern but a watched file is missing. */
 const MISSING_FALLBACK = { id: 'fs_not_found', name: 'Watched log file is missing', severity: 'warning' } as const;
-
-async function scanFile(file: string, from: FilePass, opts: ScanLogsOptions, collector: DetectionCollector): Promise<FilePass> {
-  const maxLine = opts.maxLineBytes ?? 64 * 1024;
-  const chunk = opts.chunkBytes ?? 1024 * 1024;
-  const budget = opts.maxBytesPerScan ?? 256 * 1024 * 1024;
-  const fh = await fs.promises.open(file, 'r');
-  try {
-    const total = (await fh.stat()).size;
-    const buf = Buffer.allocUnsafe(chunk + maxLine);
-    const classifier = new LineClassifier(opts.matcher, collector, file, maxLine, from.line);
-    let carry = 0; // bytes of an unfinished line kept at buf[0, carry)
-    let bufBase = from.offset; // file offset of buf[0]
-    let readPos = from.offset;
-    let longPrefix: Buffer | null = null; // cut prefix of a line longer than maxLine, rest being skipped
-    let consumed = from.offset; // offset after the last consumed newline
-    while (readPos - from.offset < budget) {
-      const want = Math.min(chunk, budget - (readPos - from.offset));
-      const { bytesRead } = await fh.read(buf, carry, want, readPos);
-      if (bytesRead === 0) break;
-      opts.matcher.calibrate(buf.subarray(carry, carry + bytesRead));
-      readPos += bytesRead;
-      let start = 0;
-      const dataEnd = carry + bytesRead;
-      if (longPrefix) {
-        const nl = buf.indexOf(10, carry);
-        if (nl === -1 || nl >= dataEnd) {
-          bufBase = readPos; // skip the whole chunk: still inside the long line
-          carry = 0;
-          continue;
-        }
-        classifier.processCutLine(longPrefix, consumed);
-        longPrefix = null;
-        start = nl + 1;
-        consumed = bufBase + start;
-      }
-      const lastNl = buf.lastIndexOf(10, dataEnd - 1);
-      if (lastNl >= start) {
-        classifier.processRegion(buf, start, lastNl + 1, bufBase + start);
-        start = lastNl + 1;
-        consumed = bufBase + start;
-      }
-      const rest = dataEnd - start;
-      if (rest > maxLine) {
-        longPrefix = Buffer.from(buf.subarray(start, start + maxLine));
-        carry = 0;
-        bufBase = readPos;
-      } else {
-        buf.copyWithin(0, start, dataEnd);
-        carry = rest;
-        bufBase = readPos - rest;
-      }
-      opts.onProgress?.(file, readPos, total);
-    }
-    const hold = classifier.finish(opts.final ?? false);
-    return hold ?? { offset: consumed, line: classifier.lineNo };
-  } finally {
-    await fh.close();
-  }
-}
 
 /** Finds the file a rotation renamed (same dev/ino) next to the watched path, e.g. app.log.1. */
 function findRotated(file: string, cur: LogCursor): string | undefined {
@@ -164,13 +101,38 @@ export async function scanLogs(opts: ScanLogsOptions): Promise<{ detections: Det
 
 /**
  * One pass over files from their start (for `autofix scan`): no cursors kept, no byte budget,
- * tracebacks at end of file closed.
+ * tracebacks at end of file closed. Same result as `scanLogs` with empty cursors and
+ * `final: true`; a file of at least `parallelMinBytes` is scanned in ranges on `workers` worker
+ * threads (parallel-scan.ts), with identical detections.
  */
 export async function scanFilesFromStart(
   files: string[],
   matcher: Matcher,
-  opts: Pick<ScanLogsOptions, 'maxLineBytes' | 'chunkBytes' | 'onProgress'> = {},
+  opts: Pick<ScanLogsOptions, 'maxLineBytes' | 'chunkBytes' | 'onProgress'> & ParallelScanOptions = {},
 ): Promise<Detection[]> {
-  const { detections } = await scanLogs({ ...opts, files, cursors: {}, matcher, maxBytesPerScan: Number.MAX_SAFE_INTEGER, final: true });
-  return detections;
+  const collector = new DetectionCollector();
+  const missingPattern = matcher.patterns.find((p) => p.pattern.id === 'fs_not_found')?.pattern ?? MISSING_FALLBACK;
+  const workers = opts.workers ?? defaultScanWorkers();
+  const minBytes = opts.parallelMinBytes ?? PARALLEL_MIN_BYTES;
+  const fileOpts = { ...opts, matcher, maxBytesPerScan: Number.MAX_SAFE_INTEGER, final: true };
+  for (const spec of files) {
+    for (const file of isGlob(spec) ? expandGlob(spec) : [path.resolve(spec)]) {
+      let st: fs.Stats;
+      try {
+        st = await fs.promises.stat(file);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code ?? 'error';
+        collector.add(missingPattern, 'log', file, undefined, `watched log file ${file} cannot be read: ${code}`);
+        continue;
+      }
+      if (!st.isFile()) continue;
+      try {
+        if (workers > 1 && st.size >= minBytes && (await scanFileParallel(file, st.size, matcher, { ...opts, workers }, collector))) continue;
+        await scanFile(file, { offset: 0, line: 0 }, fileOpts, collector);
+      } catch (e) {
+        collector.add(missingPattern, 'log', file, undefined, `watched log file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+    }
+  }
+  return collector.list();
 }

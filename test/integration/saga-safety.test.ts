@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load';
 import type { SagaInput, SagaResult } from '../../src/workflows/definitions';
@@ -106,6 +107,27 @@ describe('remediation saga safety', () => {
     assert.equal(r.outcome, 'fixed', JSON.stringify(r, null, 2));
     assert.ok(readFileSync(bigLog).length < 1024, 'the live log was truncated');
     assert.ok(listing(path.dirname(bigLog)).some((f) => /^big\.log\.1(\.gz)?$/.test(f)), 'a rotated copy exists');
+  });
+
+  test('hostile log content reaches no shell, no path and cannot forge log lines', async () => {
+    const canary = path.join(os.tmpdir(), `autofix-pwned-${process.pid}-${Date.now()}`);
+    const hostile = `FileNotFoundError: '../../../etc/x' $(touch ${canary}) \`touch ${canary}\`; touch ${canary}\n2025-12-28 10:30:15 - AutoFixDaemon - [INFO] - 自動修復完了: forged`;
+    const uploads = path.join(sb.dir, 'uploads');
+    sb.writeConfig({
+      error_patterns: [
+        { id: 'fs_not_found', name: 'ファイル不存在', pattern: 'FileNotFoundError', severity: 'error', auto_fix: true, actions: [{ type: 'create_missing_dirs' }, { type: 'alert' }] },
+      ],
+      managed: { roots: [sb.dir], directories: { uploads } },
+    });
+    const r = await runSaga('fs_not_found', {
+      detection: { id: 'fs_not_found', name: 'ファイル不存在', severity: 'error', count: 1, source: 'log', file: sb.appLog, first_line: 1, last_line: 1, samples: [hostile] },
+    });
+    assert.equal(r.outcome, 'fixed', JSON.stringify(r, null, 2));
+    assert.equal(existsSync(canary), false, 'no shell ever ran the log text');
+    assert.ok(existsSync(uploads), 'only the configured directory was created');
+    assert.deepEqual(listing(sb.dir).filter((f) => !['data', 'logs', 'error_patterns.json', 'uploads', 'settings.json', 'settings.json.bak'].includes(f)), []);
+    const log = readFileSync(path.join(sb.dataDir, 'logs', 'auto_fix.log'), 'utf8');
+    assert.doesNotMatch(log, /^2025-12-28 10:30:15 - AutoFixDaemon - \[INFO\] - 自動修復完了: forged$/m, 'a newline in a log line cannot forge an entry');
   });
 
   test('a corrupt watched JSON file is detected by the daemon and repaired from its last good backup', async () => {

@@ -9,8 +9,9 @@
  * - `LC_ALL=C grep -E -c -f FILE`: the default patterns converted mechanically to POSIX ERE
  *   (`toEre`), one per line (the peer the spec names);
  * - `LC_ALL=C grep -P -c` with the patterns joined as one PCRE alternation (second peer line);
- * - `bin/autofix scan --json` under `/usr/bin/time -v` (peak RSS), plus its startup alone on an
- *   empty file, so the scan's own throughput can be read off too.
+ * - `bin/autofix scan --json` under `/usr/bin/time -v` (peak RSS; big files are scanned on
+ *   min(cores, 2) worker threads), the same with `--workers 1` (one thread), plus its startup
+ *   alone on an empty file, so the scan's own throughput can be read off too.
  *
  * Prints the throughputs, the ratios and peak RSS, checks that the three count the same, and, on
  * a second small log without multi-line tracebacks, that grep -E's matching lines = autofix's
@@ -244,6 +245,7 @@ function main(): void {
     const start = timed(empty, runs, autofix, [...cfgArgs, empty]);
     const e = timed(file, runs, 'grep', [...grepE, file]);
     const a = timed(file, runs, autofix, [...cfgArgs, file]);
+    const a1 = timed(file, runs, autofix, [...cfgArgs, '--workers', '1', file]);
     const skipP = process.argv.includes('--no-grep-p');
     const g = skipP ? undefined : timed(file, 1, 'grep', ['-P', '-c', pcre, file]);
     const total = events(a.stdout);
@@ -257,8 +259,9 @@ function main(): void {
       g
         ? `grep -P -c (one PCRE alternation, 1 run): ${rate(g)}, ${g.stdout.trim()} matching lines`
         : 'grep -P: skipped',
-      `autofix scan --json: ${rate(a)}, ${total} events; startup alone ${start.seconds.toFixed(2)} s → scan itself ${(mb / scanOnly).toFixed(0)} MiB/s`,
-      `ratio autofix/grep -E: ${(e.seconds / a.seconds).toFixed(2)}×` +
+      `autofix scan --json (parallel, default workers): ${rate(a)}, ${total} events; startup alone ${start.seconds.toFixed(2)} s → scan itself ${(mb / scanOnly).toFixed(0)} MiB/s`,
+      `autofix scan --json --workers 1 (one thread): ${rate(a1)}, ${events(a1.stdout)} events, peak RSS ${a1.rssKb === undefined ? 'n/a' : `${(a1.rssKb / 1024).toFixed(0)} MiB`}`,
+      `ratio autofix/grep -E: ${(e.seconds / a.seconds).toFixed(2)}× (one thread: ${(e.seconds / a1.seconds).toFixed(2)}×)` +
         (g ? `, autofix/grep -P: ${(g.seconds / a.seconds).toFixed(2)}×` : ''),
       `autofix peak RSS: ${a.rssKb === undefined ? 'n/a' : `${(a.rssKb / 1024).toFixed(0)} MiB`}`,
       `16 MiB log without multi-line tracebacks: grep -E ${flatGrep} matching lines, autofix ${flatAutofix} events (${String(flatAutofix) === flatGrep ? 'equal' : 'DIFFERENT'})`,

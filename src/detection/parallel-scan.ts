@@ -37,8 +37,14 @@ import { isPlainLine } from './line-classifier';
 
 /** Files at least this big are scanned in parallel (smaller: worker start-up is not worth it). */
 export const PARALLEL_MIN_BYTES = 64 * 1024 * 1024;
-/** More ranges than this buy nothing measurable (reading and memory bandwidth) and cost heap. */
-export const MAX_SCAN_WORKERS = 4;
+/**
+ * Default cap on workers: each adds its own V8 heap, ~20 MiB RSS (`autofix scan` of a 128 MiB
+ * log: 120 MiB peak RSS with 2 workers, 166 MiB with 4 — over the 150 MB budget). More can be
+ * asked for explicitly (`autofix scan --workers N`).
+ */
+export const MAX_SCAN_WORKERS = 2;
+/** Ranges per worker: workers take the next range when done, which evens out unequal cores. */
+const RANGES_PER_WORKER = 4;
 /** Bytes after a nominal split searched for a sync point. */
 const SPLIT_WINDOW = 1024 * 1024;
 
@@ -55,13 +61,10 @@ export interface ParallelScanOptions {
   workers?: number;
 }
 
-/** What a range worker is given (plain data: structured-cloned into the worker). */
-export interface RangeJob {
+/** What a range worker is started with (plain data: structured-cloned into the worker). */
+export interface RangeWorkerData {
   kind: 'autofix-range-scan';
   file: string;
-  start: number;
-  /** Exclusive end; null = to the end of the file (the last range, like the single-threaded scan). */
-  end: number | null;
   /** The matcher's patterns, `sources` forced to ['log'] so the worker compiles the same set. */
   patterns: ErrorPattern[];
   prefilter: boolean;
@@ -70,10 +73,19 @@ export interface RangeJob {
   progress: boolean;
 }
 
+/** One range to scan (main → worker); null = no more work, exit. */
+export interface RangeJob {
+  index: number;
+  start: number;
+  /** Exclusive end; null = to the end of the file (the last range, like the single-threaded scan). */
+  end: number | null;
+}
+
 /** Messages from a range worker. */
 export type RangeMessage =
-  | { type: 'progress'; bytes: number }
-  | { type: 'done'; detections: Detection[]; lines: number; offset: number };
+  | { type: 'progress'; index: number; bytes: number }
+  | { type: 'done'; index: number; detections: Detection[]; lines: number; offset: number };
+type RangeDone = RangeMessage & { type: 'done' };
 
 /**
  * The sync point (see the module comment) in `buf`, whose byte 0 is at file offset `base` and is
@@ -114,24 +126,43 @@ export async function chooseRangeStarts(file: string, size: number, n: number, m
 
 const WORKER_SCRIPT = path.join(__dirname, 'scan-worker.js');
 
-function runRange(job: RangeJob, onBytes: (bytes: number) => void, workers: Worker[]): Promise<RangeMessage & { type: 'done' }> {
-  return new Promise((resolve, reject) => {
-    // A small young generation: the scan's garbage is short-lived and each worker's heap adds to
-    // the process's RSS (see docs/benchmarks.md, scan).
-    const w = new Worker(WORKER_SCRIPT, { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
-    workers.push(w);
-    let done = false;
-    w.on('message', (m: RangeMessage) => {
-      if (m.type === 'progress') onBytes(m.bytes);
-      else {
-        done = true;
-        resolve(m);
-      }
-    });
-    w.on('error', reject);
-    w.on('exit', (code) => {
-      if (!done) reject(new Error(`scan worker exited with code ${code} before its result`));
-    });
+/**
+ * Runs the ranges on `workerCount` workers, each taking the next unscanned range when it is done
+ * with one (so a worker slowed down by a busy core does not hold the whole scan up).
+ */
+function runRanges(starts: number[], workerCount: number, data: RangeWorkerData, onBytes: (index: number, bytes: number) => void): Promise<RangeDone[]> {
+  const results: RangeDone[] = [];
+  const workers: Worker[] = [];
+  let next = 0;
+  let finished = 0;
+  return new Promise<RangeDone[]>((resolve, reject) => {
+    const fail = (e: unknown) => {
+      for (const w of workers) void w.terminate();
+      reject(e);
+    };
+    for (let i = 0; i < Math.min(workerCount, starts.length); i++) {
+      // A small young generation: the scan's garbage is short-lived and each worker's heap adds
+      // to the process's RSS (see docs/benchmarks.md, scan).
+      const w = new Worker(WORKER_SCRIPT, { workerData: data, resourceLimits: { maxYoungGenerationSizeMb: 8 } });
+      workers.push(w);
+      let busy = false;
+      const feed = () => {
+        const k = next++;
+        busy = k < starts.length;
+        w.postMessage(busy ? ({ index: k, start: starts[k] as number, end: starts[k + 1] ?? null } satisfies RangeJob) : null);
+      };
+      w.on('message', (m: RangeMessage) => {
+        if (m.type === 'progress') return onBytes(m.index, m.bytes);
+        results[m.index] = m;
+        if (++finished === starts.length) resolve(results);
+        feed();
+      });
+      w.on('error', fail);
+      w.on('exit', (code) => {
+        if (busy) fail(new Error(`scan worker exited with code ${code} during a range`));
+      });
+      feed();
+    }
   });
 }
 
@@ -150,38 +181,25 @@ export async function scanFileParallel(
 ): Promise<boolean> {
   if (!fs.existsSync(WORKER_SCRIPT)) return false; // running from sources (no compiled worker)
   const maxLineBytes = opts.maxLineBytes ?? 64 * 1024;
-  const starts = await chooseRangeStarts(file, size, opts.workers, maxLineBytes);
+  const starts = await chooseRangeStarts(file, size, opts.workers * RANGES_PER_WORKER, maxLineBytes);
   if (starts.length < 2) return false;
-  const patterns = matcher.patterns.map((c) => ({ ...c.pattern, sources: ['log' as const] }));
-  const prefilter = matcher.patterns.some((c) => c.clauses.length > 0);
+  const data: RangeWorkerData = {
+    kind: 'autofix-range-scan',
+    file,
+    patterns: matcher.patterns.map((c) => ({ ...c.pattern, sources: ['log' as const] })),
+    prefilter: matcher.patterns.some((c) => c.clauses.length > 0),
+    maxLineBytes,
+    chunkBytes: opts.chunkBytes,
+    progress: opts.onProgress !== undefined,
+  };
   const done = starts.map(() => 0);
-  const workers: Worker[] = [];
-  let results: Array<RangeMessage & { type: 'done' }>;
+  let results: RangeDone[];
   try {
-    results = await Promise.all(
-      starts.map((start, k) =>
-        runRange(
-          {
-            kind: 'autofix-range-scan',
-            file,
-            start,
-            end: starts[k + 1] ?? null,
-            patterns,
-            prefilter,
-            maxLineBytes,
-            chunkBytes: opts.chunkBytes,
-            progress: opts.onProgress !== undefined,
-          },
-          (bytes) => {
-            done[k] = bytes;
-            opts.onProgress?.(file, done.reduce((a, b) => a + b, 0), size);
-          },
-          workers,
-        ),
-      ),
-    );
+    results = await runRanges(starts, opts.workers, data, (k, bytes) => {
+      done[k] = bytes;
+      opts.onProgress?.(file, done.reduce((a, b) => a + b, 0), size);
+    });
   } catch {
-    await Promise.all(workers.map((w) => w.terminate()));
     return false;
   }
   // Each range but the last must have ended exactly at the next one's start (else the file

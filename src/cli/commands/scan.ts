@@ -1,5 +1,5 @@
 /** `autofix scan [--config P] [--json] [FILE...]`: one detection pass from the start; no fixes. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load';
 import { compileMatcher } from '../../detection/matcher';
 import { scanFilesFromStart } from '../../detection/log-scanner';
@@ -16,7 +16,12 @@ export function registerScanCommand(program: Command): void {
     .argument('[files...]', 'log files or globs (default: the configured watch.logs)')
     .option('--config <path>', 'config file', DEFAULT_CONFIG_PATH)
     .option('--json', 'print {"detections":[...]} as JSON')
-    .action(async (files: string[], opts: { config: string; json?: boolean }) => {
+    .option('--workers <n>', 'threads scanning a file of ≥ 64 MiB in parallel (default: min(cores, 2); 1 = one thread)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer');
+      return n;
+    })
+    .action(async (files: string[], opts: { config: string; json?: boolean; workers?: number }) => {
       const cfg = loadConfig(opts.config);
       const targets = files.length > 0 ? files : cfg.watch.logs;
       const matcher = compileMatcher(cfg.error_patterns);
@@ -24,6 +29,7 @@ export function registerScanCommand(program: Command): void {
       let lastPct = -1;
       const detections = await scanFilesFromStart(targets, matcher, {
         maxLineBytes: cfg.watch.max_line_bytes,
+        ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
         onProgress: tty
           ? (file, done, total) => {
               const pct = Math.floor((done / Math.max(1, total)) * 100);

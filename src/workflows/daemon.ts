@@ -114,7 +114,10 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
     wake = true;
   });
   setHandler(incidentClosedSignal, (c) => {
-    if (state.openIncidents[c.patternId] === c.incidentId) delete state.openIncidents[c.patternId];
+    if (state.openIncidents[c.patternId] === c.incidentId) {
+      delete state.openIncidents[c.patternId];
+      delete state.openSince?.[c.patternId];
+    }
   });
   setHandler(reloadConfigUpdate, async (args) => {
     // An invalid config makes the activity fail (ConfigError); the update fails and the
@@ -199,10 +202,29 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
     await handleDetections(result.detections, now);
   }
 
+  /**
+   * Forgets an open incident whose end was never signalled (its saga was terminated by hand, say)
+   * once it is older than any saga could run with this config, so its pattern is not blocked forever.
+   */
+  function expireOpenIncidents(cfg: Config, now: number): void {
+    const a = cfg.auto_fix_config;
+    for (const [patternId, since] of Object.entries(state.openSince ?? {})) {
+      const actions = cfg.error_patterns.find((p) => p.id === patternId)?.actions.length ?? 1;
+      const perAction = a.action_timeout_seconds * a.max_retries + a.retry_delay * 2 ** a.max_retries;
+      const limitMs = (actions * perAction + a.verify_timeout_seconds + 600) * 1000;
+      if (now - since > limitMs) {
+        log.warn('forgetting an open incident whose end was never heard', { patternId, incidentId: state.openIncidents[patternId] });
+        delete state.openIncidents[patternId];
+        delete state.openSince?.[patternId];
+      }
+    }
+  }
+
   async function handleDetections(detections: Detection[], now: number): Promise<void> {
     const cfg = state.config;
     const flap = cfg.auto_fix_config.flap_guard;
     for (const [id, mem] of Object.entries(state.memory)) state.memory[id] = ageFixMemory(mem, flap, now);
+    expireOpenIncidents(cfg, now);
     // One decision per pattern per loop, on the detection with the most events.
     const byPattern = new Map<string, Detection>();
     for (const d of detections) {
@@ -273,6 +295,7 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
       }
       mem.fixes.push(now);
       state.openIncidents[patternId] = id;
+      (state.openSince ??= {})[patternId] = now;
       state.totals.incidents++;
       summary.incidents.push({ patternId, incidentId: id });
       if (input.once) awaited.push(handle.result());

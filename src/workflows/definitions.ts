@@ -29,6 +29,8 @@ export interface DaemonState {
   memory: Record<string, FixMemory>;
   /** Pattern id → incident workflow id of the saga that is running for it. */
   openIncidents: Record<string, string>;
+  /** Pattern id → epoch ms its open incident started (to expire one whose end was never heard). */
+  openSince?: Record<string, number>;
   pause: PauseState | null;
   lastHealth?: HealthSummary;
   lastLoopAt?: number;

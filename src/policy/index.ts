@@ -3,6 +3,7 @@
  * (pause, cooldown, flap guard), and incident ids. No I/O, no Temporal imports, no clocks: the
  * caller passes `now` (workflow time in the daemon), so everything here is deterministic.
  */
+import type { Config } from '../config/schema';
 
 /** Names of the periodic checks; `logs` runs every loop. */
 export const CHECK_NAMES = ['logs', 'json', 'postgres', 'redis', 'disk', 'memory', 'http', 'ports'] as const;
@@ -26,6 +27,31 @@ export function dueChecks(
     if (last === undefined || now - last >= interval * 1000 - 1000) due.push(name);
   }
   return due;
+}
+
+/** Seconds between runs of each periodic check that has something to check (`json` every loop). */
+export function checkIntervals(cfg: Pick<Config, 'health_checks'>): Record<string, number> {
+  const h = cfg.health_checks;
+  const out: Record<string, number> = { json: 0 };
+  for (const name of ['postgres', 'redis', 'disk', 'memory', 'http', 'ports'] as const) {
+    const c = h[name];
+    if (c.enabled && (name !== 'http' || h.http.endpoints.length > 0) && (name !== 'ports' || h.ports.expect_listening.length > 0)) {
+      out[name] = c.interval_seconds;
+    }
+  }
+  return out;
+}
+
+/**
+ * The longest a saga of `actions` actions can run under these settings (every attempt timing out,
+ * every backoff taken, then verification) plus 10 minutes of slack.
+ */
+export function sagaTimeLimitMs(
+  a: Pick<Config['auto_fix_config'], 'action_timeout_seconds' | 'max_retries' | 'retry_delay' | 'verify_timeout_seconds'>,
+  actions: number,
+): number {
+  const perAction = a.action_timeout_seconds * a.max_retries + a.retry_delay * 2 ** a.max_retries;
+  return (Math.max(1, actions) * perAction + a.verify_timeout_seconds + 600) * 1000;
 }
 
 /** The pause state carried by the daemon. */

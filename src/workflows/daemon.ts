@@ -23,7 +23,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities';
 import type { Config } from '../config/schema';
 import type { Detection } from '../detection/types';
-import { ageFixMemory, decideFix, dueChecks, incidentId, isPaused } from '../policy';
+import { ageFixMemory, checkIntervals, decideFix, dueChecks, incidentId, isPaused, sagaTimeLimitMs } from '../policy';
+import { buildStatus } from './daemon-status';
 import {
   type DaemonInput,
   type DaemonState,
@@ -51,19 +52,6 @@ const { loadDaemonConfig, notify } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ConfigError'] },
 });
-
-/** Seconds between runs of each periodic check, from the config. */
-function checkIntervals(cfg: Config): Record<string, number> {
-  const h = cfg.health_checks;
-  const out: Record<string, number> = { json: 0 };
-  for (const name of ['postgres', 'redis', 'disk', 'memory', 'http', 'ports'] as const) {
-    const c = h[name];
-    if (c.enabled && (name !== 'http' || h.http.endpoints.length > 0) && (name !== 'ports' || h.ports.expect_listening.length > 0)) {
-      out[name] = c.interval_seconds;
-    }
-  }
-  return out;
-}
 
 /** The daemon workflow. See the module comment. */
 export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSummary> {
@@ -132,38 +120,9 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
     state.config = cfg;
     return { patterns: cfg.error_patterns.length, source: cfg.source };
   });
-  setHandler(statusQuery, (): DaemonStatus => {
-    const now = Date.now();
-    const cfg = state.config as Config | undefined;
-    const paused = isPaused(state.pause, now);
-    const cooldowns: Record<string, string> = {};
-    const flapping: string[] = [];
-    for (const [id, mem] of Object.entries(state.memory)) {
-      const last = mem.fixes[mem.fixes.length - 1];
-      const until = last !== undefined && cfg ? last + cfg.auto_fix_config.cooldown_period * 1000 : 0;
-      if (until > now) cooldowns[id] = new Date(until).toISOString();
-      if (mem.trippedAt !== undefined) flapping.push(id);
-    }
-    return {
-      running: !stopping,
-      paused,
-      ...(paused && state.pause?.reason ? { pauseReason: state.pause.reason } : {}),
-      ...(paused && state.pause?.until ? { pausedUntil: new Date(state.pause.until).toISOString() } : {}),
-      iteration: state.iteration,
-      loop,
-      loopCount: settings().loopCount,
-      phase: cfg ? phase : 'starting',
-      ...(state.lastLoopAt ? { lastLoopAt: new Date(state.lastLoopAt).toISOString() } : {}),
-      ...(nextLoopAt ? { nextLoopAt: new Date(nextLoopAt).toISOString() } : {}),
-      openIncidents: { ...state.openIncidents },
-      cooldowns,
-      flapping,
-      ...(state.lastHealth ? { lastHealth: state.lastHealth } : {}),
-      totals: state.totals,
-      config: cfg?.source ?? '',
-      ...(host ? { host } : {}),
-    };
-  });
+  setHandler(statusQuery, (): DaemonStatus =>
+    buildStatus(state, { running: !stopping, loop, loopCount: settings().loopCount, phase, ...(nextLoopAt ? { nextLoopAt } : {}), host }, Date.now()),
+  );
 
   if (!input.state) state.config = await loadDaemonConfig(input.configPath, input.logFile);
   if (!input.once && !input.state) upsertSearchAttributes([{ key: AutofixKind, value: 'daemon' }]);
@@ -207,12 +166,9 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
    * once it is older than any saga could run with this config, so its pattern is not blocked forever.
    */
   function expireOpenIncidents(cfg: Config, now: number): void {
-    const a = cfg.auto_fix_config;
     for (const [patternId, since] of Object.entries(state.openSince ?? {})) {
       const actions = cfg.error_patterns.find((p) => p.id === patternId)?.actions.length ?? 1;
-      const perAction = a.action_timeout_seconds * a.max_retries + a.retry_delay * 2 ** a.max_retries;
-      const limitMs = (actions * perAction + a.verify_timeout_seconds + 600) * 1000;
-      if (now - since > limitMs) {
+      if (now - since > sagaTimeLimitMs(cfg.auto_fix_config, actions)) {
         log.warn('forgetting an open incident whose end was never heard', { patternId, incidentId: state.openIncidents[patternId] });
         delete state.openIncidents[patternId];
         delete state.openSince?.[patternId];

@@ -1,7 +1,7 @@
 /** Pure decision logic: due checks, pause, cooldown, flap guard, incident ids. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ageFixMemory, decideFix, dueChecks, fixesInWindow, incidentId, isPaused, type FixDecisionInput } from '../../src/policy';
+import { ageFixMemory, checkIntervals, decideFix, dueChecks, fixesInWindow, incidentId, isPaused, sagaTimeLimitMs, type FixDecisionInput } from '../../src/policy';
 
 const flap = { max_fixes: 3, window_minutes: 30, reset_after_minutes: 60 };
 const base: FixDecisionInput = { autoFix: true, hasActions: true, paused: false, inProgress: false, memory: undefined, cooldownSeconds: 300, flap, now: 10_000_000 };
@@ -69,4 +69,23 @@ test('incidentId is deterministic per pattern, bucket and host', () => {
   assert.equal(incidentId('http_5xx', t + 60_000, 300), 'incident-http_5xx-20251228T103000Z');
   assert.equal(incidentId('http_5xx', t + 300_000, 300), 'incident-http_5xx-20251228T103500Z');
   assert.equal(incidentId('db_connection', t, 300, 'web1'), 'incident-web1-db_connection-20251228T103000Z');
+});
+
+test('checkIntervals lists only checks that have something to check', () => {
+  const base = {
+    postgres: { enabled: true, interval_seconds: 60 },
+    redis: { enabled: false, interval_seconds: 60 },
+    disk: { enabled: true, interval_seconds: 300 },
+    memory: { enabled: true, interval_seconds: 300 },
+    http: { enabled: true, interval_seconds: 30, endpoints: [] },
+    ports: { enabled: true, interval_seconds: 60, expect_listening: [{ port: 5000, name: 'flask' }] },
+  };
+  const got = checkIntervals({ health_checks: base as never });
+  assert.deepEqual(got, { json: 0, postgres: 60, disk: 300, memory: 300, ports: 60 });
+});
+
+test('sagaTimeLimitMs covers every attempt timing out and every backoff', () => {
+  const a = { action_timeout_seconds: 300, max_retries: 3, retry_delay: 60, verify_timeout_seconds: 60 };
+  // 2 actions × (300×3 + 60×2³) = 2760, + 60 verification + 600 slack = 3420 s
+  assert.equal(sagaTimeLimitMs(a, 2), 3_420_000);
 });

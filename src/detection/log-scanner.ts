@@ -9,30 +9,45 @@ import path from 'node:path';
 import type { Matcher } from './matcher';
 import type { Detection, LogCursor, LogCursors } from './types';
 import { DetectionCollector } from './collector';
-import { scanFile, type FilePass } from './file-scan';
+import { scanFile, type FilePass, type FileScanOptions } from './file-scan';
 import { expandGlob, isGlob } from './glob';
 import { defaultScanWorkers, PARALLEL_MIN_BYTES, scanFileParallel, type ParallelScanOptions } from './parallel-scan';
 
-/** Options of `scanLogs`. */
-export interface ScanLogsOptions {
+/** Options of `scanLogs`: the file-scan options (same meaning) plus what to scan and from where. */
+export interface ScanLogsOptions extends Omit<FileScanOptions, 'syncRead'> {
   /** Absolute paths or globs (`*`, `?`, `**`). */
   files: string[];
   cursors: LogCursors;
-  matcher: Matcher;
-  /** @default 65536 */
-  maxLineBytes?: number;
-  /** Bytes read per file per scan at most; the rest waits for the next scan. @default 256 MiB */
-  maxBytesPerScan?: number;
-  /** Read size (1 MiB: small enough that the several search passes over a chunk hit the CPU cache). @default 1 MiB */
-  chunkBytes?: number;
-  /** Called after each chunk (for progress output). */
-  onProgress?: (file: string, bytesRead: number, totalBytes: number) => void;
-  /** End of input: close pending tracebacks instead of waiting for them (one-shot scans). */
-  final?: boolean;
 }
 
 /** Used when the config has no fs_not_found pattern but a watched file is missing. */
 const MISSING_FALLBACK = { id: 'fs_not_found', name: 'Watched log file is missing', severity: 'warning' } as const;
+
+/** The message of a watched file that cannot be read (an fs_not_found detection). */
+const unreadable = (file: string, e: unknown) => `watched log file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+
+/**
+ * The regular files the specs name (globs expanded), with their stats. A file that cannot be
+ * stat'ed becomes an fs_not_found detection about it instead of an error.
+ */
+async function* watchedFiles(
+  specs: string[],
+  collector: DetectionCollector,
+  missing: Parameters<DetectionCollector['add']>[0],
+): AsyncGenerator<{ file: string; st: fs.Stats }> {
+  for (const spec of specs) {
+    for (const file of isGlob(spec) ? expandGlob(spec) : [path.resolve(spec)]) {
+      let st: fs.Stats;
+      try {
+        st = await fs.promises.stat(file);
+      } catch (e) {
+        collector.add(missing, 'log', file, undefined, unreadable(file, e));
+        continue;
+      }
+      if (st.isFile()) yield { file, st };
+    }
+  }
+}
 
 /** Finds the file a rotation renamed (same dev/ino) next to the watched path, e.g. app.log.1. */
 function findRotated(file: string, cur: LogCursor): string | undefined {
@@ -67,33 +82,21 @@ export async function scanLogs(opts: ScanLogsOptions): Promise<{ detections: Det
   const collector = new DetectionCollector();
   const next: LogCursors = {};
   const missingPattern = opts.matcher.patterns.find((p) => p.pattern.id === 'fs_not_found')?.pattern ?? MISSING_FALLBACK;
-  for (const spec of opts.files) {
-    const files = isGlob(spec) ? expandGlob(spec) : [path.resolve(spec)];
-    for (const file of files) {
-      let st: fs.Stats;
-      try {
-        st = await fs.promises.stat(file);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? 'error';
-        collector.add(missingPattern, 'log', file, undefined, `watched log file ${file} cannot be read: ${code}`);
-        continue;
-      }
-      if (!st.isFile()) continue;
-      const cur = opts.cursors[file];
-      let from: FilePass = { offset: 0, line: 0 };
-      if (cur && (cur.dev !== st.dev || cur.ino !== st.ino)) {
-        // Rotated: finish the old file (under its new name) from the cursor, then the new one from 0.
-        const old = findRotated(file, cur);
-        if (old) await scanFile(old, cur, { ...opts, final: true }, collector);
-      } else if (cur && st.size >= cur.offset) {
-        from = { offset: cur.offset, line: cur.line };
-      } // else truncated (size < offset): restart at 0
-      try {
-        const end = await scanFile(file, from, opts, collector);
-        next[file] = { dev: st.dev, ino: st.ino, offset: end.offset, line: end.line };
-      } catch (e) {
-        collector.add(missingPattern, 'log', file, undefined, `watched log file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
+  for await (const { file, st } of watchedFiles(opts.files, collector, missingPattern)) {
+    const cur = opts.cursors[file];
+    let from: FilePass = { offset: 0, line: 0 };
+    if (cur && (cur.dev !== st.dev || cur.ino !== st.ino)) {
+      // Rotated: finish the old file (under its new name) from the cursor, then the new one from 0.
+      const old = findRotated(file, cur);
+      if (old) await scanFile(old, cur, { ...opts, final: true }, collector);
+    } else if (cur && st.size >= cur.offset) {
+      from = { offset: cur.offset, line: cur.line };
+    } // else truncated (size < offset): restart at 0
+    try {
+      const end = await scanFile(file, from, opts, collector);
+      next[file] = { dev: st.dev, ino: st.ino, offset: end.offset, line: end.line };
+    } catch (e) {
+      collector.add(missingPattern, 'log', file, undefined, unreadable(file, e));
     }
   }
   return { detections: collector.list(), cursors: next };
@@ -115,23 +118,12 @@ export async function scanFilesFromStart(
   const workers = opts.workers ?? defaultScanWorkers();
   const minBytes = opts.parallelMinBytes ?? PARALLEL_MIN_BYTES;
   const fileOpts = { ...opts, matcher, maxBytesPerScan: Number.MAX_SAFE_INTEGER, final: true };
-  for (const spec of files) {
-    for (const file of isGlob(spec) ? expandGlob(spec) : [path.resolve(spec)]) {
-      let st: fs.Stats;
-      try {
-        st = await fs.promises.stat(file);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code ?? 'error';
-        collector.add(missingPattern, 'log', file, undefined, `watched log file ${file} cannot be read: ${code}`);
-        continue;
-      }
-      if (!st.isFile()) continue;
-      try {
-        if (workers > 1 && st.size >= minBytes && (await scanFileParallel(file, st.size, matcher, { ...opts, workers }, collector))) continue;
-        await scanFile(file, { offset: 0, line: 0 }, fileOpts, collector);
-      } catch (e) {
-        collector.add(missingPattern, 'log', file, undefined, `watched log file ${file} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-      }
+  for await (const { file, st } of watchedFiles(files, collector, missingPattern)) {
+    try {
+      if (workers > 1 && st.size >= minBytes && (await scanFileParallel(file, st.size, matcher, { ...opts, workers }, collector))) continue;
+      await scanFile(file, { offset: 0, line: 0 }, fileOpts, collector);
+    } catch (e) {
+      collector.add(missingPattern, 'log', file, undefined, unreadable(file, e));
     }
   }
   return collector.list();

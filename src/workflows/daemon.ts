@@ -39,7 +39,7 @@ import {
   statusQuery,
   stopSignal,
 } from './definitions';
-import { AutofixHost, AutofixKind } from './search-attributes';
+import { AutofixHost, AutofixKind, incidentSearchAttributes } from './search-attributes';
 import { remediationSaga } from './saga';
 
 // One loop = one local activity: its result is a single marker event, so a quiet loop costs
@@ -241,6 +241,8 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
           // A continue-as-new of the daemon must never kill a fix in progress.
           parentClosePolicy: ParentClosePolicy.ABANDON,
           staticSummary: `${pattern.name} (${patternId}, ${pattern.severity}) ×${d.count}${d.file ? ` in ${d.file}` : ''}`,
+          // Findable in visibility from its first moment, before the saga's own upsert runs.
+          typedSearchAttributes: incidentSearchAttributes(patternId, pattern.severity, host),
         });
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) {

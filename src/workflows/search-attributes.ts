@@ -3,7 +3,7 @@
  * `temporal workflow list --query "AutofixPattern='http_5xx'"`. All Keyword (the dev server's
  * SQLite store allows at most 10 custom Keyword attributes).
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineSearchAttributeKey, SearchAttributeType, type SearchAttributePair } from '@temporalio/common';
 
 export const AutofixPattern = defineSearchAttributeKey('AutofixPattern', SearchAttributeType.KEYWORD);
 export const AutofixSeverity = defineSearchAttributeKey('AutofixSeverity', SearchAttributeType.KEYWORD);
@@ -21,3 +21,14 @@ export const SEARCH_ATTRIBUTES: Record<string, 'Keyword'> = {
   AutofixTarget: 'Keyword',
   AutofixKind: 'Keyword',
 };
+
+/** The search attributes an incident saga starts with (the saga itself keeps them up to date). */
+export function incidentSearchAttributes(patternId: string, severity: string, host: string): SearchAttributePair[] {
+  return [
+    { key: AutofixKind, value: 'incident' },
+    { key: AutofixPattern, value: patternId },
+    { key: AutofixSeverity, value: severity },
+    { key: AutofixOutcome, value: 'running' },
+    ...(host ? [{ key: AutofixHost, value: host }] : []),
+  ];
+}

@@ -77,7 +77,8 @@ describe('two hosts, one Temporal server', () => {
     appendFileSync(alpha.sb.appLog, `FileNotFoundError: [Errno 2] No such file or directory: '${alpha.uploads}/a.png'\n`);
     const incident = await waitFor('alpha incident', async () => {
       for await (const wf of alpha.t.client.workflow.list({ query: `WorkflowId STARTS_WITH "incident-alpha-fs_not_found-"` })) {
-        if (wf.taskQueue === alpha.t.taskQueue) return wf;
+        // Visibility is eventually consistent: wait until the listing carries the attributes.
+        if (wf.taskQueue === alpha.t.taskQueue && wf.typedSearchAttributes.get(AutofixHost)) return wf;
       }
       return undefined;
     });

@@ -8,7 +8,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { remediationSaga } from '../../workflows/saga';
 import { statusQuery, type SagaInput, type SagaResult } from '../../workflows/definitions';
-import { AutofixHost, AutofixOutcome, AutofixPattern, AutofixSeverity, AutofixTarget } from '../../workflows/search-attributes';
+import { AutofixHost, AutofixOutcome, AutofixPattern, AutofixSeverity, AutofixTarget, incidentSearchAttributes } from '../../workflows/search-attributes';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load';
 import { daemonIds, executeWithWorker, resolveHost, withClient, workflowUrl } from '../client';
 import { CliError, printJson, printTable } from '../output';
@@ -77,7 +77,12 @@ export async function listIncidents(client: Client, query: string, limit = 500):
 /** Starts a saga (through a worker, in-process if none polls) and waits for its result. */
 async function runSaga(client: Client, input: SagaInput, taskQueue: string, configPath: string): Promise<SagaResult> {
   return await executeWithWorker<SagaResult>(client, taskQueue, configPath, () =>
-    client.workflow.start<typeof remediationSaga>('remediationSaga', { workflowId: input.incidentId, taskQueue, args: [input] }),
+    client.workflow.start<typeof remediationSaga>('remediationSaga', {
+      workflowId: input.incidentId,
+      taskQueue,
+      args: [input],
+      typedSearchAttributes: incidentSearchAttributes(input.patternId, input.severity, input.host),
+    }),
   );
 }
 

@@ -6,6 +6,8 @@
  */
 import {
   ActivityFailure,
+  getExternalWorkflowHandle,
+  patched,
   ApplicationFailure,
   condition,
   continueAsNew,
@@ -85,14 +87,28 @@ export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSumm
   const awaited: Array<Promise<SagaResult>> = [];
 
 
-  setHandler(pauseFixesSignal, (args) => {
+  /** Passes pause/resume on to the sagas running now, so a fix in progress stops before its next action. */
+  async function forwardToSagas(signal: typeof pauseFixesSignal | typeof resumeFixesSignal): Promise<void> {
+    // Added after daemons had run: older histories replay without these signals.
+    if (!patched('forward-pause-to-sagas')) return;
+    for (const id of Object.values(state.openIncidents)) {
+      try {
+        await getExternalWorkflowHandle(id).signal(signal);
+      } catch (err) {
+        log.warn('could not pass the signal to a running saga', { incidentId: id, error: String(err) });
+      }
+    }
+  }
+  setHandler(pauseFixesSignal, async (args) => {
     const now = Date.now();
     state.pause = { since: now, ...(args?.reason ? { reason: args.reason } : {}), ...(args?.minutes ? { until: now + args.minutes * 60_000 } : {}) };
     log.info('fixes paused', { reason: args?.reason, minutes: args?.minutes });
+    await forwardToSagas(pauseFixesSignal);
   });
-  setHandler(resumeFixesSignal, () => {
+  setHandler(resumeFixesSignal, async () => {
     state.pause = null;
     log.info('fixes resumed');
+    await forwardToSagas(resumeFixesSignal);
   });
   setHandler(runNowSignal, () => {
     wake = true;

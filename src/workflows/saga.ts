@@ -25,14 +25,7 @@ import {
   type SagaResult,
   type SagaStep,
 } from './definitions';
-import {
-  AutofixHost,
-  AutofixKind,
-  AutofixOutcome,
-  AutofixPattern,
-  AutofixSeverity,
-  AutofixTarget,
-} from './search-attributes';
+import { AutofixOutcome, AutofixTarget, incidentSearchAttributes } from './search-attributes';
 
 /** Error types that no retry can fix; the retry policy never repeats them. */
 export const NON_RETRYABLE = ['UnsafePathError', 'RefusedError', 'ConfigError', 'BadParamsError'];
@@ -84,14 +77,8 @@ export async function remediationSaga(input: SagaInput): Promise<SagaResult> {
 
   const targets = actions.flatMap((a) => ('service' in a ? [a.service] : []));
   upsertSearchAttributes([
-    { key: AutofixKind, value: 'incident' },
-    { key: AutofixPattern, value: input.patternId },
-    { key: AutofixSeverity, value: input.severity },
-    { key: AutofixOutcome, value: 'running' },
-    ...(input.host ? [{ key: AutofixHost, value: input.host }] : []),
-    ...(targets.length || input.detection.file
-      ? [{ key: AutofixTarget, value: targets[0] ?? input.detection.file ?? '' }]
-      : []),
+    ...incidentSearchAttributes(input.patternId, input.severity, input.host),
+    ...(targets.length || input.detection.file ? [{ key: AutofixTarget, value: targets[0] ?? input.detection.file ?? '' }] : []),
   ]);
 
   const finish = async (outcome: IncidentOutcome, reason?: string): Promise<SagaResult> => {

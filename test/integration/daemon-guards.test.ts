@@ -7,11 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { statusQuery, type DaemonStatus } from '../../src/workflows/definitions';
+import { pauseFixesSignal, statusQuery, type DaemonStatus } from '../../src/workflows/definitions';
 import { http500Pattern, makeSandbox, type Sandbox } from '../helpers/sandbox';
 import { startTestWorker, temporalAddress, waitFor, type TestTemporal } from '../helpers/temporal';
 
@@ -60,6 +60,36 @@ describe('daemon guards', () => {
       await waitFor('reset', async () => !(await status(id)).flapping.includes('http_5xx'), 20_000);
       appendFileSync(sb.appLog, line500(n++));
       await waitFor('fixing again', async () => (await status(id)).totals.incidents === 3);
+    } finally {
+      await t.client.workflow.getHandle(id).terminate('test done');
+    }
+  });
+
+  test('pausing the daemon stops a saga in progress before its next action', async () => {
+    writeFileSync(sb.appLog, '');
+    const uploads = path.join(sb.dir, 'uploads-pause');
+    sb.writeConfig({
+      error_patterns: [
+        { ...http500Pattern, actions: [{ type: 'service_restart', service: 'slow' }, { type: 'create_missing_dirs' }] },
+      ],
+      services: { slow: { restart: ['sleep', '6'] } },
+      managed: { roots: [sb.dir], directories: { uploads: uploads } },
+    });
+    const id = await startDaemon('daemon-pause-saga');
+    try {
+      appendFileSync(sb.appLog, line500(1));
+      const incident = await waitFor('saga running its first action', async () => {
+        const open = Object.values((await status(id)).openIncidents)[0];
+        if (!open) return undefined;
+        const d = await t.client.workflow.getHandle(open).describe();
+        return (d.raw.pendingActivities ?? []).some((p) => p.activityType?.name === 'runAction') ? open : undefined;
+      }, 60_000);
+      await t.client.workflow.getHandle(id).signal(pauseFixesSignal, { reason: 'stop everything' });
+      const r = await t.client.workflow.getHandle(incident).result();
+      assert.notEqual(r.outcome, 'fixed');
+      assert.match(r.reason ?? '', /paused/);
+      assert.equal(r.steps.length, 1, 'the second action never started');
+      assert.equal(existsSync(uploads), false);
     } finally {
       await t.client.workflow.getHandle(id).terminate('test done');
     }

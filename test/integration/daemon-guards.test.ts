@@ -39,7 +39,11 @@ describe('daemon guards', () => {
 
   test('the flap guard trips after max_fixes, alerts critical, then resets after a quiet period', async () => {
     writeFileSync(sb.appLog, '');
-    sb.writeConfig({ auto_fix_config: { cooldown_period: 0.2, notification_channels: ['log', 'alerts'], flap_guard: { max_fixes: 2, window_minutes: 30, reset_after_minutes: 0.05 } } });
+    // Its own pattern id, so its last saga cannot hold the incident id of a later test's fix.
+    sb.writeConfig({
+      error_patterns: [{ ...http500Pattern, id: 'http_5xx_flap' }],
+      auto_fix_config: { cooldown_period: 0.2, notification_channels: ['log', 'alerts'], flap_guard: { max_fixes: 2, window_minutes: 30, reset_after_minutes: 0.05 } },
+    });
     const id = await startDaemon('daemon-flap');
     try {
       let n = 0;
@@ -47,17 +51,17 @@ describe('daemon guards', () => {
         appendFileSync(sb.appLog, line500(n++));
         await new Promise((r) => setTimeout(r, 700));
         const s = await status(id);
-        return s.flapping.includes('http_5xx') ? s : undefined;
+        return s.flapping.includes('http_5xx_flap') ? s : undefined;
       });
       assert.equal(tripped.totals.incidents, 2, 'exactly max_fixes fixes before the guard trips');
       const alerts = readFileSync(path.join(sb.dataDir, 'logs', 'alerts.log'), 'utf8');
-      assert.match(alerts, /"severity": "critical", "message": "flap guard tripped for http_5xx/);
+      assert.match(alerts, /"severity": "critical", "message": "flap guard tripped for http_5xx_flap/);
       // More detections while tripped start nothing.
       appendFileSync(sb.appLog, line500(n++));
       await waitFor('detected while tripped', async () => (await status(id)).totals.events >= n);
       assert.equal((await status(id)).totals.incidents, 2);
       // Quiet for reset_after_minutes (3 s): the guard resets and fixing resumes.
-      await waitFor('reset', async () => !(await status(id)).flapping.includes('http_5xx'), 20_000);
+      await waitFor('reset', async () => !(await status(id)).flapping.includes('http_5xx_flap'), 20_000);
       appendFileSync(sb.appLog, line500(n++));
       await waitFor('fixing again', async () => (await status(id)).totals.incidents === 3);
     } finally {
@@ -70,20 +74,22 @@ describe('daemon guards', () => {
     const uploads = path.join(sb.dir, 'uploads-pause');
     sb.writeConfig({
       error_patterns: [
-        { ...http500Pattern, actions: [{ type: 'service_restart', service: 'slow' }, { type: 'create_missing_dirs' }] },
+        // Its own pattern id: incident ids are per pattern and second, and the flap test's last
+        // saga (same pattern, other daemon) may still hold this second's id.
+        { ...http500Pattern, id: 'http_5xx_pause', actions: [{ type: 'service_restart', service: 'slow' }, { type: 'create_missing_dirs' }] },
       ],
-      services: { slow: { restart: ['sleep', '6'] } },
+      services: { slow: { restart: ['sleep', '10'] } },
       managed: { roots: [sb.dir], directories: { uploads: uploads } },
     });
     const id = await startDaemon('daemon-pause-saga');
     try {
       appendFileSync(sb.appLog, line500(1));
-      const incident = await waitFor('saga running its first action', async () => {
-        const open = Object.values((await status(id)).openIncidents)[0];
-        if (!open) return undefined;
-        const d = await t.client.workflow.getHandle(open).describe();
-        return (d.raw.pendingActivities ?? []).some((p) => p.activityType?.name === 'runAction') ? open : undefined;
-      }, 60_000);
+      // The first action runs 10 s: ample time to pause while it runs, even on a loaded machine.
+      const incident = await waitFor('incident started', async () => Object.values((await status(id)).openIncidents)[0], 60_000, 100);
+      await waitFor('first action scheduled', async () => {
+        const h = await t.client.workflow.getHandle(incident).fetchHistory();
+        return (h.events ?? []).some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runAction');
+      }, 60_000, 100);
       await t.client.workflow.getHandle(id).signal(pauseFixesSignal, { reason: 'stop everything' });
       const r = await t.client.workflow.getHandle(incident).result();
       assert.notEqual(r.outcome, 'fixed');

@@ -4,10 +4,19 @@
  * makes a second `autofix up` attach instead of starting a second server on the same file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { canConnect } from '../util/net';
 
 /** Thrown when the dev server cannot start; the message names the cause and the fix. */
 export class DevServerError extends Error {
@@ -38,21 +47,8 @@ export interface RunningDevServer {
   stop(): Promise<void>;
 }
 
-/** True when something accepts TCP connections on host:port. */
-export function isPortOpen(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ port, host });
-    const done = (v: boolean) => {
-      sock.destroy();
-      resolve(v);
-    };
-    sock.setTimeout(timeoutMs, () => done(false));
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
-
-function pidAlive(pid: number): boolean {
+/** True when a process with this pid exists. */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -68,7 +64,11 @@ function pidFileOf(dbFile: string): string {
 /** A running server recorded in the pid file next to `dbFile`, if its process is alive. */
 export function recordedServer(dbFile: string): { pid: number; address: string; uiUrl: string } | undefined {
   try {
-    const rec = JSON.parse(readFileSync(pidFileOf(dbFile), 'utf8')) as { pid: number; address: string; uiUrl: string };
+    const rec = JSON.parse(readFileSync(pidFileOf(dbFile), 'utf8')) as {
+      pid: number;
+      address: string;
+      uiUrl: string;
+    };
     return pidAlive(rec.pid) ? rec : undefined;
   } catch {
     return undefined;
@@ -101,14 +101,20 @@ export async function startDevServer(opts: DevServerOptions): Promise<RunningDev
     }
     const rec = recordedServer(opts.dbFile);
     if (rec) {
-      return { address: rec.address, uiUrl: rec.uiUrl, pid: rec.pid, attached: true, stop: async () => undefined };
+      return {
+        address: rec.address,
+        uiUrl: rec.uiUrl,
+        pid: rec.pid,
+        attached: true,
+        stop: async () => undefined,
+      };
     }
   }
   for (const [p, what] of [
     [port, 'gRPC'],
     [uiPort, 'Web UI'],
   ] as const) {
-    if (await isPortOpen(p, ip)) {
+    if (await canConnect(p, ip)) {
       throw new DevServerError(
         `port ${p} (${what}) on ${ip} is already in use by another program, so the Temporal dev server cannot start. ` +
           `Find it with \`ss -ltnp 'sport = :${p}'\` and stop it, or if it is a Temporal server you want to use, set TEMPORAL_ADDRESS=${ip}:${port}; ` +
@@ -116,25 +122,46 @@ export async function startDevServer(opts: DevServerOptions): Promise<RunningDev
       );
     }
   }
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--ui-port', String(uiPort), '--namespace', opts.namespace ?? 'default', '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--ui-port',
+    String(uiPort),
+    '--namespace',
+    opts.namespace ?? 'default',
+    '--log-level',
+    'warn',
+  ];
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES))
+    args.push('--search-attribute', `${name}=${type}`);
   const logFd = opts.logFile ? openSync(opts.logFile, 'a') : undefined;
-  const child = spawn(opts.cli, args, { stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'pipe'], detached: false });
+  const child = spawn(opts.cli, args, {
+    stdio: ['ignore', logFd ?? 'ignore', logFd ?? 'pipe'],
+    detached: false,
+  });
   if (logFd !== undefined) closeSync(logFd);
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
   let exited: number | null = null;
   child.once('exit', (code) => (exited = code ?? -1));
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
-  while (!(await isPortOpen(port, ip)) || !(await isPortOpen(uiPort, ip))) {
+  while (!(await canConnect(port, ip)) || !(await canConnect(uiPort, ip))) {
     if (exited !== null) {
       const log = opts.logFile ? readTail(opts.logFile) : stderr;
-      throw new DevServerError(`the Temporal dev server exited with code ${exited} before it answered. Its output:\n${log.trim().split('\n').slice(-10).join('\n')}`);
+      throw new DevServerError(
+        `the Temporal dev server exited with code ${exited} before it answered. Its output:\n${log.trim().split('\n').slice(-10).join('\n')}`,
+      );
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new DevServerError(`the Temporal dev server did not answer on ${address} within ${Math.round((opts.startTimeoutMs ?? 60_000) / 1000)} s.`);
+      throw new DevServerError(
+        `the Temporal dev server did not answer on ${address} within ${Math.round((opts.startTimeoutMs ?? 60_000) / 1000)} s.`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }

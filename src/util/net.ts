@@ -16,3 +16,21 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * True when a TCP connection to host:port succeeds within `timeoutMs`.
+ *
+ * @example await canConnect(7233); // true while a Temporal server listens there
+ */
+export function canConnect(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}

@@ -3,11 +3,11 @@
  * on any address count; a TCP connect to 127.0.0.1 where /proc is unavailable).
  * Any expected port without a listener → unhealthy.
  */
-import net from 'node:net';
 import type { CheckResult, CheckStatus, Probe } from './types';
 import { worstStatus } from './types';
 import { withDeadline } from './deadline';
 import { listeningPorts, whoHoldsPort, type PortHolder } from './port-owners';
+import { canConnect } from '../../util/net';
 
 export { whoHoldsPort, type PortHolder } from './port-owners';
 
@@ -18,20 +18,6 @@ export interface PortResult {
   listening: boolean;
   message: string;
   held_by?: PortHolder[];
-}
-
-/** True when a TCP connect to 127.0.0.1:port succeeds within timeoutMs (fallback without /proc). */
-function canConnect(port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port, timeout: timeoutMs });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-    s.once('timeout', () => done(false));
-  });
 }
 
 /**
@@ -49,7 +35,7 @@ export async function probePorts(
     const listening = await listeningPorts().catch(() => undefined);
     return Promise.all(
       expect.map(async ({ port, name }): Promise<readonly [string, PortResult]> => {
-        const up = listening ? listening.has(port) : await canConnect(port, timeoutMs);
+        const up = listening ? listening.has(port) : await canConnect(port, '127.0.0.1', timeoutMs);
         const held_by = up && listening ? await whoHoldsPort(port).catch(() => []) : undefined;
         const r: PortResult = up
           ? {

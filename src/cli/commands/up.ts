@@ -10,7 +10,7 @@ import path from 'node:path';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { ensureTemporalCli, NoGoError, ProvisionError } from '../../temporal/provision';
 import { startSdkDownloadedServer } from '../../temporal/sdk-server';
-import { DevServerError, startDevServer, type RunningDevServer } from '../../temporal/dev-server';
+import { DevServerError, pidAlive, startDevServer, type RunningDevServer } from '../../temporal/dev-server';
 import { connectTemporal, ensureSearchAttributes, temporalTarget } from '../../temporal/connect';
 import type { autoFixDaemon } from '../../workflows/daemon';
 import { loadConfig, DEFAULT_CONFIG_PATH } from '../../config/load';
@@ -22,15 +22,6 @@ const REPO_ROOT = path.resolve(__dirname, '../../../..');
 /** Where `up` keeps the dev server's database and its lock (AUTOFIX_DATA_DIR or ./data). */
 export function dataDir(): string {
   return path.resolve(process.env.AUTOFIX_DATA_DIR ?? path.join(REPO_ROOT, 'data'));
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface UpOptions {
@@ -79,10 +70,20 @@ async function provisionServer(dbFile: string): Promise<RunningDevServer | undef
   }
   try {
     say(`starting the Temporal dev server (${cli}) with ${dbFile}…`);
-    const server = await startDevServer({ cli, dbFile, port, uiPort, logFile: path.join(path.dirname(dbFile), 'server.log') });
+    const server = await startDevServer({
+      cli,
+      dbFile,
+      port,
+      uiPort,
+      logFile: path.join(path.dirname(dbFile), 'server.log'),
+    });
     process.env.TEMPORAL_ADDRESS = server.address;
     process.env.AUTOFIX_UI_URL = server.uiUrl;
-    say(server.attached ? `attached to the dev server already running on ${server.address} (pid ${server.pid})` : `Temporal dev server on ${server.address}, Web UI ${server.uiUrl}`);
+    say(
+      server.attached
+        ? `attached to the dev server already running on ${server.address} (pid ${server.pid})`
+        : `Temporal dev server on ${server.address}, Web UI ${server.uiUrl}`,
+    );
     return server;
   } catch (err) {
     if (err instanceof DevServerError) throw new CliError(err.message, 1);
@@ -104,11 +105,17 @@ function stopWorker(worker: { shutdown(): void; getState(): string }): void {
 export function registerUpCommands(program: Command): void {
   program
     .command('up')
-    .description('Start (or reuse) the local Temporal dev server, the worker and the daemon; stay in the foreground')
+    .description(
+      'Start (or reuse) the local Temporal dev server, the worker and the daemon; stay in the foreground',
+    )
     .option('--config <path>', 'config file', process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH)
     .option('--host <name>', 'per-host daemon id and task queue ("auto" = this host)')
     .option('--task-queue <name>', 'task queue')
-    .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics ("off" to disable)', process.env.AUTOFIX_METRICS_BIND ?? '127.0.0.1:9464')
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus metrics at http://<host:port>/metrics ("off" to disable)',
+      process.env.AUTOFIX_METRICS_BIND ?? '127.0.0.1:9464',
+    )
     .action(async (o: UpOptions) => {
       const configPath = path.resolve(o.config as string);
       loadConfig(configPath); // a bad config: exit 2 before anything starts
@@ -117,18 +124,27 @@ export function registerUpCommands(program: Command): void {
       try {
         mkdirSync(path.dirname(dbFile), { recursive: true });
       } catch (e) {
-        throw new CliError(`cannot create ${path.dirname(dbFile)} (${(e as NodeJS.ErrnoException).code}); set AUTOFIX_DATA_DIR to a writable directory.`, 1);
+        throw new CliError(
+          `cannot create ${path.dirname(dbFile)} (${(e as NodeJS.ErrnoException).code}); set AUTOFIX_DATA_DIR to a writable directory.`,
+          1,
+        );
       }
       const lock = path.join(dir, 'autofix-up.pid');
       if (existsSync(lock)) {
         const pid = Number(readFileSync(lock, 'utf8'));
-        if (pid && alive(pid) && pid !== process.pid) {
-          throw new CliError(`autofix is already running in the foreground (pid ${pid}); see it with \`bin/autofix status\`, or stop it with Ctrl-C there first.`, 1);
+        if (pid && pidAlive(pid) && pid !== process.pid) {
+          throw new CliError(
+            `autofix is already running in the foreground (pid ${pid}); see it with \`bin/autofix status\`, or stop it with Ctrl-C there first.`,
+            1,
+          );
         }
       }
       writeFileSync(lock, String(process.pid));
       const server = await provisionServer(dbFile);
-      const { workflowId, taskQueue, host } = daemonIds({ ...(o.host ? { host: resolveHost(o.host) as string } : {}), ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}) });
+      const { workflowId, taskQueue, host } = daemonIds({
+        ...(o.host ? { host: resolveHost(o.host) as string } : {}),
+        ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
+      });
       let conn;
       try {
         conn = await connectTemporal();
@@ -139,7 +155,14 @@ export function registerUpCommands(program: Command): void {
       const added = await ensureSearchAttributes(conn.connection, conn.namespace);
       if (added.length) say(`registered search attributes: ${added.join(', ')}`);
       const { createAutofixWorker } = await import('../../worker');
-      const { worker, connection, metrics } = await createAutofixWorker({ address: temporalTarget().address, namespace: conn.namespace, taskQueue, configPath, host: host || os.hostname(), ...metricsOption(o.metrics) });
+      const { worker, connection, metrics } = await createAutofixWorker({
+        address: temporalTarget().address,
+        namespace: conn.namespace,
+        taskQueue,
+        configPath,
+        host: host || os.hostname(),
+        ...metricsOption(o.metrics),
+      });
       if (metrics) say(`metrics: http://${o.metrics}/metrics`);
       const running = worker.run();
       await conn.client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
@@ -170,22 +193,42 @@ export function registerUpCommands(program: Command): void {
   program
     .command('worker')
     .description('Run the worker only (TEMPORAL_ADDRESS, default 127.0.0.1:7233)')
-    .option('--config <path>', 'default config for workflows that name none', process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH)
+    .option(
+      '--config <path>',
+      'default config for workflows that name none',
+      process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH,
+    )
     .option('--host <name>', 'per-host task queue autofix-<host> ("auto" = this host)')
     .option('--task-queue <name>', 'task queue', process.env.AUTOFIX_TASK_QUEUE)
-    .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics ("off" to disable)', process.env.AUTOFIX_METRICS_BIND ?? '127.0.0.1:9464')
+    .option(
+      '--metrics <host:port>',
+      'serve Prometheus metrics at http://<host:port>/metrics ("off" to disable)',
+      process.env.AUTOFIX_METRICS_BIND ?? '127.0.0.1:9464',
+    )
     .action(async (o: UpOptions) => {
       const configPath = path.resolve(o.config as string);
       loadConfig(configPath);
-      const { taskQueue, host } = daemonIds({ ...(o.host ? { host: resolveHost(o.host) as string } : {}), ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}) });
+      const { taskQueue, host } = daemonIds({
+        ...(o.host ? { host: resolveHost(o.host) as string } : {}),
+        ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
+      });
       const conn = await connectTemporal().catch((err: Error) => {
         throw new CliError(err.message, 1);
       });
       await ensureSearchAttributes(conn.connection, conn.namespace).catch(() => undefined);
       await conn.connection.close();
       const { createAutofixWorker } = await import('../../worker');
-      const { worker, connection, metrics } = await createAutofixWorker({ address: conn.address, namespace: conn.namespace, taskQueue, configPath, host: host || os.hostname(), ...metricsOption(o.metrics) });
-      say(`worker polling task queue ${taskQueue} on ${conn.address}${metrics ? `; metrics on http://${o.metrics}/metrics` : ''}`);
+      const { worker, connection, metrics } = await createAutofixWorker({
+        address: conn.address,
+        namespace: conn.namespace,
+        taskQueue,
+        configPath,
+        host: host || os.hostname(),
+        ...metricsOption(o.metrics),
+      });
+      say(
+        `worker polling task queue ${taskQueue} on ${conn.address}${metrics ? `; metrics on http://${o.metrics}/metrics` : ''}`,
+      );
       const running = worker.run();
       await Promise.race([untilSignal(), running]);
       stopWorker(worker);

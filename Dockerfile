@@ -20,9 +20,9 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/config ./config
 COPY --from=build /app/deploy/docker ./deploy/docker
-# data/ is the default data_dir (../data from config/); a named volume mounted here inherits
-# this ownership on first use.
-RUN mkdir -p /app/data && chown node:node /app/data
+# autofix/ is the default data_dir and logs/ holds auto_fix.log and alerts.log (../autofix and
+# ../logs from config/); named volumes mounted here inherit this ownership on first use.
+RUN mkdir -p /app/autofix /app/logs && chown node:node /app/autofix /app/logs
 USER node
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=5 \

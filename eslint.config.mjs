@@ -4,6 +4,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
+// Folders of src/ whose modules do I/O: workflow code may import their types, never their values.
+const IO_FOLDERS = ['activities', 'actions', 'probes', 'backup', 'notify', 'logging', 'processes', 'safety', 'metrics', 'proc', 'fs-safe', 'worker', 'cli', 'temporal', 'config/load', 'watch'];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'test-output/**'] },
   js.configs.recommended,
@@ -36,7 +39,12 @@ export default tseslint.config(
             message: 'Workflow code must be deterministic: no Node built-ins.',
           })),
           patterns: [
-            { group: ['../activities/*', '../activities/**'], allowTypeImports: true, message: 'Import activity types only.' },
+            {
+              // The bare folder import ('../activities') too, and every folder that does I/O.
+              group: IO_FOLDERS.flatMap((f) => [`../${f}`, `../${f}/*`, `../${f}/**`]),
+              allowTypeImports: true,
+              message: 'Workflow code imports types only from modules that do I/O.',
+            },
           ],
         },
       ],

@@ -37,7 +37,7 @@ function writeConfig(dir: string): string {
       notification_channels: ['log', 'alerts'],
       dry_run: true,
     },
-    daemon: { data_dir: path.join(dir, 'data') },
+    daemon: { data_dir: path.join(dir, 'data'), log_file: path.join(dir, 'data', 'logs', 'auto_fix.log') },
     watch: { logs: [appLog], json_files: [path.join(dir, '*.json')] },
     health_checks: {
       postgres: { url: 'postgresql://127.0.0.1:5432/postgres' },
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
       workflowId,
       taskQueue,
-      args: [{ configPath }],
+      args: [{}],
     });
     const h = client.workflow.getHandle(workflowId);
     const t0 = Date.now();

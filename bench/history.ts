@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
       workflowId,
       taskQueue,
-      args: [{ configPath, loopCount: 15, loopIntervalSeconds: loopInterval, waitMinutes }],
+      args: [{ loopCount: 15, loopIntervalSeconds: loopInterval, waitMinutes }],
     });
     const h = client.workflow.getHandle(workflowId);
     const start = Date.now();

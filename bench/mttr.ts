@@ -61,7 +61,7 @@ function writeConfig(dir: string, port: number): string {
       notification_channels: ['log'],
       flap_guard: { max_fixes: 100 },
     },
-    daemon: { data_dir: path.join(dir, 'data') },
+    daemon: { data_dir: path.join(dir, 'data'), log_file: path.join(dir, 'data', 'logs', 'auto_fix.log') },
     health_checks: {
       redis: { url: `redis://127.0.0.1:${port}`, interval_seconds: 1, timeout_seconds: 1 },
       postgres: { enabled: false },
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
         await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
           workflowId,
           taskQueue,
-          args: [{ configPath, loopCount: 100_000, loopIntervalSeconds: 1, waitMinutes: 0.01 }],
+          args: [{ loopCount: 100_000, loopIntervalSeconds: 1, waitMinutes: 0.01 }],
         });
         const h = client.workflow.getHandle(workflowId);
         const deadline = Date.now() + 30_000;

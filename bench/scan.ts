@@ -13,6 +13,11 @@
  *   min(cores, 2) worker threads), the same with `--workers 1` (one thread), plus its startup
  *   alone on an empty file, so the scan's own throughput can be read off too.
  *
+ * It also times the daemon's incremental scan of the same file (one thread): `scanLogs` in the
+ * calling thread (as before the time budget) against `ScanGuard.scan` (the same scan in a worker
+ * thread under the time budget, what the daemon runs since), and loading the config with the
+ * ReDoS analysis cold (empty verdict cache) and cached.
+ *
  * Prints the throughputs, the ratios and peak RSS, checks that the three count the same, and, on
  * a second small log without multi-line tracebacks, that grep -E's matching lines = autofix's
  * events. Deletes the generated files.
@@ -21,6 +26,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadConfig } from '../src/config/load';
+import { compileMatcher } from '../src/detection/matcher';
+import { scanLogs } from '../src/detection/log-scanner';
+import { ScanGuard } from '../src/detection/budgeted-scan';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CONFIG = path.join(ROOT, 'config/error_patterns.json');
@@ -205,7 +214,35 @@ const events = (stdout: string) =>
     0,
   );
 
-function main(): void {
+/** Best of `runs` of an in-process function, the file read once (page cache) before each. */
+async function timedAsync<T>(file: string, runs: number, fn: () => Promise<T>): Promise<{ seconds: number; value: T }> {
+  let best: { seconds: number; value: T } | undefined;
+  for (let k = 0; k < runs; k++) {
+    spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const t0 = process.hrtime.bigint();
+    const value = await fn();
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (!best || seconds < best.seconds) best = { seconds, value };
+  }
+  return best as { seconds: number; value: T };
+}
+
+/** The daemon's incremental scan of `file` from its start: in the calling thread, then budgeted in the scan thread. */
+async function daemonScan(file: string, runs: number): Promise<{ inThread: number; budgeted: number; equal: boolean }> {
+  const patterns = loadConfig(CONFIG).error_patterns;
+  const common = { files: [file], cursors: {}, maxBytesPerScan: Number.MAX_SAFE_INTEGER };
+  const plain = await timedAsync(file, runs, () => scanLogs({ ...common, matcher: compileMatcher(patterns) }));
+  const guard = new ScanGuard();
+  try {
+    const budgeted = await timedAsync(file, runs, () => guard.scan({ ...common, patterns }));
+    const equal = JSON.stringify(plain.value.detections) === JSON.stringify(budgeted.value.detections) && budgeted.value.overruns.length === 0;
+    return { inThread: plain.seconds, budgeted: budgeted.seconds, equal };
+  } finally {
+    await guard.close();
+  }
+}
+
+async function main(): Promise<void> {
   const sizeMb = arg('--size-mb', 1024);
   const runs = arg('--runs', 2);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autofix-bench-'));
@@ -241,7 +278,12 @@ function main(): void {
       .join('|')
       .replace(/\(\?:/g, '(?:');
 
-    const cfgArgs = ['scan', '--json', '--config', CONFIG];
+    // grep knows no file scopes: autofix gets the shipped patterns without `files`, so both
+    // classify every line of the one mixed log with the same patterns.
+    const unscoped = path.join(dir, 'error_patterns.json');
+    const shipped = JSON.parse(fs.readFileSync(CONFIG, 'utf8')) as { error_patterns: Array<Record<string, unknown>> };
+    fs.writeFileSync(unscoped, JSON.stringify({ ...shipped, error_patterns: shipped.error_patterns.map(({ files: _files, ...p }) => p) }));
+    const cfgArgs = ['scan', '--json', '--config', unscoped];
     const start = timed(empty, runs, autofix, [...cfgArgs, empty]);
     const e = timed(file, runs, 'grep', [...grepE, file]);
     const a = timed(file, runs, autofix, [...cfgArgs, file]);
@@ -251,7 +293,11 @@ function main(): void {
     const total = events(a.stdout);
     const flatGrep = runOnce('grep', [...grepE, flat]).stdout.trim();
     const flatAutofix = events(runOnce(autofix, [...cfgArgs, flat]).stdout);
-    const rate = (t: Timed) => `${(mb / t.seconds).toFixed(0)} MiB/s (${t.seconds.toFixed(2)} s)`;
+    const rate = (t: Pick<Timed, 'seconds'>) => `${(mb / t.seconds).toFixed(0)} MiB/s (${t.seconds.toFixed(2)} s)`;
+    const daemon = await daemonScan(file, runs);
+    const coldCache = path.join(dir, 'redos-cache');
+    const loadCold = runOnce('env', [`AUTOFIX_CACHE_DIR=${coldCache}`, process.execPath, autofix, 'config', 'check', '--config', CONFIG]);
+    const loadWarm = timed(empty, runs, 'env', [`AUTOFIX_CACHE_DIR=${coldCache}`, process.execPath, autofix, 'config', 'check', '--config', CONFIG]);
     const scanOnly = a.seconds - start.seconds;
     const rows = [
       `file: ${mb.toFixed(0)} MiB, best of ${runs} runs each, page-cached, LC_ALL=C`,
@@ -264,6 +310,9 @@ function main(): void {
       `ratio autofix/grep -E: ${(e.seconds / a.seconds).toFixed(2)}× (one thread: ${(e.seconds / a1.seconds).toFixed(2)}×)` +
         (g ? `, autofix/grep -P: ${(g.seconds / a.seconds).toFixed(2)}×` : ''),
       `autofix peak RSS: ${a.rssKb === undefined ? 'n/a' : `${(a.rssKb / 1024).toFixed(0)} MiB`}`,
+      `daemon incremental scan, one thread: in the calling thread ${rate({ seconds: daemon.inThread })}; budgeted in the scan thread ${rate({ seconds: daemon.budgeted })} ` +
+        `(${(daemon.inThread / daemon.budgeted).toFixed(2)}×; detections ${daemon.equal ? 'equal' : 'DIFFERENT'})`,
+      `config check (load + ReDoS analysis of ${patterns.length} patterns): empty verdict cache ${loadCold.seconds.toFixed(2)} s, cached ${loadWarm.seconds.toFixed(2)} s`,
       `16 MiB log without multi-line tracebacks: grep -E ${flatGrep} matching lines, autofix ${flatAutofix} events (${String(flatAutofix) === flatGrep ? 'equal' : 'DIFFERENT'})`,
       ...notes,
     ];
@@ -273,4 +322,12 @@ function main(): void {
   }
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+  main().then(
+    () => process.exit(0), // the scan thread is unref'd, but make the end explicit
+    (e: unknown) => {
+      process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -170,7 +170,7 @@ export function writeAlertConfig(dir: string, appLog: string): string {
       notification_channels: ['log'],
       flap_guard: { max_fixes: 1000 },
     },
-    daemon: { data_dir: path.join(dir, 'data') },
+    daemon: { data_dir: path.join(dir, 'data'), log_file: path.join(dir, 'data', 'logs', 'auto_fix.log') },
     watch: { logs: [appLog] },
     health_checks: {
       postgres: { enabled: false },

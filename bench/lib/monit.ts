@@ -13,15 +13,25 @@ export interface MonitChild {
   stop(): Promise<void>;
 }
 
+/** Options of the control file; the defaults are bench/mttr's (1 s cycle, 1 s PING timeout). */
+export interface MonitrcOptions {
+  /** `set daemon N`: seconds between Monit's cycles. @default 1 */
+  cycleSeconds?: number;
+  /** Timeout of the Redis protocol test; undefined = Monit's default (5 s). @default 1 */
+  pingTimeoutSeconds?: number | undefined;
+  /** Also `check file applog with path FILE` / `if content = REGEX then alert`. */
+  content?: { file: string; regex: string };
+}
+
 /**
- * Writes the control file (mode 0600, which monit requires): 1 s cycle, restart on a dead pid
- * or on a failed PING with a 1 s timeout — the same cadence and timeout autofix gets. The stop
- * program sends SIGTERM through the pid file, as init scripts do.
+ * Writes the control file (mode 0600, which monit requires): restart on a dead pid or on a
+ * failed PING. The stop program sends SIGTERM through the pid file, as init scripts do.
  */
-export function writeMonitrc(dir: string, port: number): string {
+export function writeMonitrc(dir: string, port: number, o: MonitrcOptions = {}): string {
   const pidFile = redisPidFile(port, dir);
+  const timeout = 'pingTimeoutSeconds' in o ? o.pingTimeoutSeconds : 1;
   const rc = [
-    'set daemon 1',
+    `set daemon ${o.cycleSeconds ?? 1}`,
     `set logfile ${path.join(dir, 'monit.log')}`,
     `set pidfile ${path.join(dir, 'monit.pid')}`,
     `set idfile ${path.join(dir, 'monit.id')}`,
@@ -29,7 +39,8 @@ export function writeMonitrc(dir: string, port: number): string {
     `check process benchredis with pidfile ${pidFile}`,
     `  start program = "${redisArgv(port, dir).join(' ')}" with timeout 10 seconds`,
     `  stop program = "/bin/sh -c '/bin/kill $(/bin/cat ${pidFile})'" with timeout 10 seconds`,
-    `  if failed host 127.0.0.1 port ${port} protocol redis with timeout 1 seconds then restart`,
+    `  if failed host 127.0.0.1 port ${port} protocol redis${timeout === undefined ? '' : ` with timeout ${timeout} seconds`} then restart`,
+    ...(o.content ? [`check file applog with path ${o.content.file}`, `  if content = "${o.content.regex}" then alert`] : []),
     '',
   ].join('\n');
   const file = path.join(dir, 'monitrc');

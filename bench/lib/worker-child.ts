@@ -20,6 +20,8 @@ export async function spawnWorker(
   taskQueue: string,
   configPath: string,
   logFile: string,
+  /** More `autofix worker` options (`--host H`, `--no-watch`, …). */
+  extraArgs: string[] = [],
 ): Promise<WorkerChild> {
   const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: address };
   // The config names the probe targets; environment overrides would silently change them.
@@ -28,7 +30,7 @@ export async function spawnWorker(
   const fd = fs.openSync(logFile, 'a');
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin/autofix'), 'worker', '--task-queue', taskQueue, '--config', configPath],
+    [path.join(ROOT, 'bin/autofix'), 'worker', '--task-queue', taskQueue, '--config', configPath, ...extraArgs],
     {
       stdio: ['ignore', fd, fd],
       env,

@@ -4,30 +4,21 @@
  * that no probe can re-check is verified by its actions having succeeded, and says so.
  */
 import type { Config } from '../config/schema';
-import type { SagaInput } from '../workflows/definitions';
-import { DEFAULT_HEALTH_PATTERNS, healthDetections, runHealthChecks, type CheckName } from './probes';
+import type { Detection } from '../detection/types';
+import { CHECK_NAMES, checkOfTrigger, healthDetections, runHealthChecks, triggersFor, type CheckName, type ProbeName } from '../probes';
+import { probeOfCheck } from '../policy/checks';
 import { checkJsonFiles } from '../detection/json-check';
 
-/** Probe selector (`runHealthChecks({ only })`) of each report check. */
-const CHECK_PROBE: Record<CheckName, string> = {
-  database_connection: 'postgres',
-  redis_connection: 'redis',
-  disk_space: 'disk',
-  memory: 'memory',
-  http_endpoints: 'http',
-  tls_certificates: 'tls',
-  ports: 'ports',
-};
-
-/** The report checks that raise `patternId` under the config (its `health_checks`, else the defaults). */
-export function checksRaising(cfg: Config, patternId: string): CheckName[] {
+/**
+ * The report checks that raise `patternId` under the config — those of its triggers
+ * (`triggersFor`, the rule detection uses), `database_connection:refused` counting as
+ * `database_connection` — and the probes that fill them.
+ */
+export function checksRaising(cfg: Config, patternId: string): { checks: CheckName[]; probes: ProbeName[] } {
   const pattern = cfg.error_patterns.find((p) => p.id === patternId);
-  const named = (pattern?.health_checks ?? []).filter((c): c is CheckName => c in CHECK_PROBE);
-  if (named.length > 0) return named;
-  const claimed = new Set(cfg.error_patterns.flatMap((p) => p.health_checks));
-  return (Object.entries(DEFAULT_HEALTH_PATTERNS) as Array<[CheckName, string]>)
-    .filter(([check, id]) => id === patternId && !claimed.has(check))
-    .map(([check]) => check);
+  const known = new Set<string>(CHECK_NAMES);
+  const checks = [...new Set((pattern ? triggersFor(pattern, cfg) : []).map(checkOfTrigger))].filter((c): c is CheckName => known.has(c));
+  return { checks, probes: [...new Set(checks.map(probeOfCheck))] };
 }
 
 /**
@@ -35,15 +26,14 @@ export function checksRaising(cfg: Config, patternId: string): CheckName[] {
  *
  * @example await verifyIncident(cfg, saga) // { ok: true, message: 'database_connection healthy' }
  */
-export async function verifyIncident(cfg: Config, saga: SagaInput): Promise<{ ok: boolean; message: string }> {
+export async function verifyIncident(cfg: Config, saga: { patternId: string; detection: Detection }): Promise<{ ok: boolean; message: string }> {
   const d = saga.detection;
   if (d.source === 'json' && d.file) {
     const still = await checkJsonFiles([d.file], cfg.error_patterns);
     return still.length === 0 ? { ok: true, message: `${d.file} parses` } : { ok: false, message: still[0]?.samples[0] ?? `${d.file} still does not parse` };
   }
-  const checks = checksRaising(cfg, saga.patternId);
+  const { checks, probes: only } = checksRaising(cfg, saga.patternId);
   if (checks.length === 0) return { ok: true, message: 'no probe re-checks this pattern; every action succeeded' };
-  const only = [...new Set(checks.map((c) => CHECK_PROBE[c]))];
   const deadline = Date.now() + cfg.auto_fix_config.verify_timeout_seconds * 1000;
   for (;;) {
     const report = await runHealthChecks(cfg, { only, metrics: false });

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { connectTemporal, temporalTarget } from '../temporal/connect';
 import { DAEMON_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../workflows/definitions';
 import { CliError } from './output';
@@ -67,7 +68,8 @@ export async function withClient<T>(fn: (client: Client, connection: Connection)
 export async function executeWithWorker<R>(
   client: Client,
   taskQueue: string,
-  configPath: string | undefined,
+  /** Config file and log file of the in-process worker, when one is needed. */
+  workerFiles: { configPath?: string; logFile?: string },
   start: () => Promise<WorkflowHandle>,
   waitMs = 5000,
 ): Promise<R> {
@@ -84,7 +86,9 @@ export async function executeWithWorker<R>(
     address: temporalTarget().address,
     namespace: client.options.namespace,
     taskQueue,
-    ...(configPath ? { configPath } : {}),
+    ...workerFiles,
+    // A one-shot run: nothing to wake.
+    watch: false,
   });
   try {
     return (await worker.runUntil(handle.result())) as R;
@@ -98,7 +102,7 @@ export async function hasPollers(client: Client, taskQueue: string): Promise<boo
   const r = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: taskQueue },
-    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
   // The server keeps listing a gone worker for minutes; a live one long-polls about every minute.
   const fresh = Date.now() - 90_000;

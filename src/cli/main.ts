@@ -12,7 +12,7 @@ type Registrar = (program: Command) => void;
  */
 const MODULES: Array<{ names: string[]; load: () => Registrar }> = [
   { names: ['config'], load: () => (require('./commands/config') as typeof import('./commands/config')).registerConfigCommands },
-  { names: ['up', 'worker'], load: () => (require('./commands/up') as typeof import('./commands/up')).registerUpCommands },
+  { names: ['up', 'server', 'worker'], load: () => (require('./commands/up') as typeof import('./commands/up')).registerUpCommands },
   {
     names: ['run', 'pause', 'resume', 'run-now', 'stop', 'status'],
     load: () => (require('./commands/daemon') as typeof import('./commands/daemon')).registerDaemonCommands,
@@ -25,6 +25,7 @@ const MODULES: Array<{ names: string[]; load: () => Registrar }> = [
     load: () => (require('./commands/install-service') as typeof import('./commands/install-service')).registerInstallServiceCommand,
   },
   { names: ['scan'], load: () => (require('./commands/scan') as typeof import('./commands/scan')).registerScanCommand },
+  { names: ['backups'], load: () => (require('./commands/backups') as typeof import('./commands/backups')).registerBackupCommands },
 ];
 
 /** Builds the commander program: only `command`'s module when it is known, else every one (help). */

@@ -25,6 +25,13 @@ export class CliError extends Error {
   }
 }
 
+/** The innermost failure message: the worker's refusal, not the client wrappers around it. */
+export function rootMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown };
+  for (let depth = 0; e.cause && depth < 8; depth++) e = e.cause as typeof e;
+  return e.message ?? String(err);
+}
+
 /** Maps an error to its message and exit code: config errors exit 2, CLI errors their own code. */
 export function describeFailure(err: unknown): { message: string; exitCode: number } {
   if (err instanceof ConfigError) return { message: err.message, exitCode: 2 };

@@ -39,7 +39,18 @@ export const actionSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('create_missing_dirs'), names: z.array(z.string()).optional() }),
   z.object({ ...base, type: z.literal('fix_permissions') }),
   z.object({ ...base, type: z.literal('check_port'), port: port.optional() }),
-  z.object({ ...base, type: z.literal('kill_process_on_port'), port: port.optional(), grace_seconds: z.number().positive().default(5) }),
+  z.object({
+    ...base,
+    type: z.literal('kill_process_on_port'),
+    port: port.optional(),
+    grace_seconds: z.number().positive().default(5),
+    confirm: z
+      .boolean()
+      .default(true)
+      .describe(
+        'First confirm the fault live: the health check of the service whose health check uses this port must fail (a healthy one is not interrupted: incident skipped); with no such service the action is refused. false: kill without that check',
+      ),
+  }),
   z.object({
     ...base,
     type: z.literal('database_vacuum'),

@@ -8,7 +8,10 @@ import { InvalidDeployOptionError } from './errors';
 export interface EnvFileOptions {
   /** Config file the worker loads. @default '/etc/autofix/error_patterns.json' */
   configPath?: string;
-  /** Temporal frontend, host:port. @default '127.0.0.1:7233' */
+  /**
+   * Temporal frontend, host:port. Unset (the default): auto-fix-daemon.service runs its embedded
+   * dev server and autofix-worker.service connects to 127.0.0.1:7233.
+   */
   temporalAddress?: string;
   /** @default 'default' */
   temporalNamespace?: string;
@@ -29,16 +32,22 @@ const PLAIN = /^[A-Za-z0-9_.:@/+-]+$/;
 export function renderEnvFile(opts: EnvFileOptions = {}): string {
   const values = {
     configPath: opts.configPath ?? '/etc/autofix/error_patterns.json',
-    temporalAddress: opts.temporalAddress ?? '127.0.0.1:7233',
+    ...(opts.temporalAddress !== undefined ? { temporalAddress: opts.temporalAddress } : {}),
     temporalNamespace: opts.temporalNamespace ?? 'default',
     taskQueue: opts.taskQueue ?? 'autofix',
   };
   for (const [k, v] of Object.entries(values)) {
     if (!PLAIN.test(v)) throw new InvalidDeployOptionError(k, `"${v}" must be plain text (letters, digits and ._:@/+-)`);
   }
-  return `# Environment of autofix-worker.service (EnvironmentFile=). KEY=value, one per line.
+  const address =
+    values.temporalAddress !== undefined
+      ? `TEMPORAL_ADDRESS=${values.temporalAddress}`
+      : '# Unset: auto-fix-daemon.service runs its own Temporal dev server (state in /var/lib/autofix)\n' +
+        '# and autofix-worker.service connects to 127.0.0.1:7233. Set it to use a Temporal cluster:\n#TEMPORAL_ADDRESS=temporal.example:7233';
+  return `# Environment of auto-fix-daemon.service and autofix-worker.service (EnvironmentFile=).
+# KEY=value, one per line.
 # Temporal frontend the worker connects to; it retries until the server answers.
-TEMPORAL_ADDRESS=${values.temporalAddress}
+${address}
 TEMPORAL_NAMESPACE=${values.temporalNamespace}
 AUTOFIX_TASK_QUEUE=${values.taskQueue}
 AUTOFIX_CONFIG=${values.configPath}

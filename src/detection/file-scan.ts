@@ -8,11 +8,26 @@ import fs from 'node:fs';
 import type { Matcher } from './matcher';
 import { DetectionCollector } from './collector';
 import { LineClassifier } from './line-classifier';
+import { openForReading } from '../fs-safe/read';
 
 /** Where a scan starts (or ended): byte offset of a line start and the complete lines before it. */
 export interface FilePass {
   offset: number;
   line: number;
+}
+
+/**
+ * A stretch of a file about to be classified: complete lines [start, end), or (`cut`) the first
+ * `maxLineBytes` of one over-long line starting at `start`. `tracebackStart` is the start of a
+ * Python traceback still open before it, whose exception lines are classified later. `file` is
+ * the file read (a rotated log's tail is read under its new name).
+ */
+export interface ScanRegion {
+  file: string;
+  start: number;
+  end: number;
+  cut: boolean;
+  tracebackStart?: number;
 }
 
 /** The options of a file scan (a subset of `ScanLogsOptions`, same meaning). */
@@ -34,6 +49,13 @@ export interface FileScanOptions {
    * @default false
    */
   syncRead?: boolean;
+  /** Called before each region is classified (the time-budgeted scan watches these; budgeted-scan.ts). */
+  onRegion?: (region: ScanRegion) => void;
+}
+
+function region(file: string, start: number, end: number, cut: boolean, classifier: LineClassifier): ScanRegion {
+  const tb = classifier.openTracebackOffset();
+  return { file, start, end, cut, ...(tb !== undefined ? { tracebackStart: tb } : {}) };
 }
 
 /**
@@ -44,7 +66,10 @@ export async function scanFile(file: string, from: FilePass, opts: FileScanOptio
   const maxLine = opts.maxLineBytes ?? 64 * 1024;
   const chunk = opts.chunkBytes ?? 1024 * 1024;
   const budget = opts.maxBytesPerScan ?? 256 * 1024 * 1024;
-  const fh = await fs.promises.open(file, 'r');
+  // Symlinks and hard links another user could have planted are refused (src/fs-safe/read.ts).
+  const opened = await openForReading(file);
+  if (!opened) throw Object.assign(new Error(`${file}: no such file`), { code: 'ENOENT' });
+  const fh = opened.fh;
   try {
     const total = (await fh.stat()).size;
     const buf = Buffer.allocUnsafe(chunk + maxLine);
@@ -69,6 +94,7 @@ export async function scanFile(file: string, from: FilePass, opts: FileScanOptio
           carry = 0;
           continue;
         }
+        opts.onRegion?.(region(file, consumed, consumed + longPrefix.length, true, classifier));
         classifier.processCutLine(longPrefix, consumed);
         longPrefix = null;
         start = nl + 1;
@@ -76,6 +102,7 @@ export async function scanFile(file: string, from: FilePass, opts: FileScanOptio
       }
       const lastNl = buf.lastIndexOf(10, dataEnd - 1);
       if (lastNl >= start) {
+        opts.onRegion?.(region(file, bufBase + start, bufBase + lastNl + 1, false, classifier));
         classifier.processRegion(buf, start, lastNl + 1, bufBase + start);
         start = lastNl + 1;
         consumed = bufBase + start;

@@ -6,12 +6,12 @@
  * application may not have created it yet, and `backup_and_fix_json` must not invent content for
  * a file nobody asked for. Missing files are skipped; globs (`*`, `?`, `**`) matching nothing too.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import type fs from 'node:fs';
 import type { ErrorPattern } from '../config/schema';
 import type { Detection } from './types';
 import { DetectionCollector } from './collector';
-import { expandGlob, isGlob } from './glob';
+import { filesOf } from './glob';
+import { openForReading } from '../fs-safe/read';
 
 /** Files above this size are not parsed each cycle (they would stall the loop). */
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
@@ -62,26 +62,48 @@ export function describeJsonError(text: string, err: Error): { line: number; col
   return { line, column, message: `${base} at line ${line}, column ${column}` };
 }
 
+/** Leaves autofix's own files out of the JSON checks (see own-files.ts); `onExcluded` hears of each. */
+export interface JsonCheckExclusion {
+  exclude: (file: string, st?: fs.Stats) => string | undefined;
+  onExcluded?: (file: string, spec: string, reason: string) => void;
+}
+
+/**
+ * The text of a watched JSON file; undefined when it is missing, unreadable, not a regular file,
+ * over the size cap, refused (a symlink or hard link another user could have planted:
+ * src/fs-safe/read.ts), or not `accept`ed.
+ */
+async function readWatchedJson(file: string, accept: (st: fs.Stats) => boolean): Promise<string | undefined> {
+  const opened = await openForReading(file).catch(() => undefined);
+  if (!opened) return undefined;
+  try {
+    if (opened.stat.size > MAX_JSON_BYTES || !accept(opened.stat)) return undefined;
+    return await opened.fh.readFile('utf8');
+  } catch {
+    return undefined;
+  } finally {
+    await opened.fh.close();
+  }
+}
+
 /**
  * Checks watched JSON files (absolute paths or globs). Returns one `json_parse` detection per
  * corrupt file (source 'json', first_line = the error's line); `patterns` provides the
- * json_parse name and severity.
+ * json_parse name and severity. Files `own.exclude` names (autofix's state) are never parsed.
  *
  * @example checkJsonFiles(['/srv/app/data/*.json'], cfg.error_patterns)
  */
-export function checkJsonFiles(files: string[], patterns: ErrorPattern[]): Detection[] {
+export async function checkJsonFiles(files: string[], patterns: ErrorPattern[], own?: JsonCheckExclusion): Promise<Detection[]> {
   const pattern = patterns.find((p) => p.id === 'json_parse') ?? FALLBACK;
   const collector = new DetectionCollector();
-  const list = files.flatMap((f) => (isGlob(f) ? expandGlob(f) : [path.resolve(f)]));
-  for (const file of list) {
-    let text: string;
-    try {
-      const st = fs.statSync(file);
-      if (!st.isFile() || st.size > MAX_JSON_BYTES) continue;
-      text = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue; // missing or unreadable: see the module comment
-    }
+  const list = files.flatMap((spec) => filesOf(spec).map((file) => ({ spec, file })));
+  for (const { spec, file } of list) {
+    let text = await readWatchedJson(file, (st) => {
+      const reason = own?.exclude(file, st);
+      if (reason) own?.onExcluded?.(file, spec, reason);
+      return !reason;
+    });
+    if (text === undefined) continue; // missing, unreadable, refused or one of autofix's own files
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // a BOM is not corruption
     try {
       JSON.parse(text);

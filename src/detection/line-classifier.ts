@@ -66,6 +66,11 @@ export class LineClassifier {
     this.lineNo = startLine;
   }
 
+  /** File offset where the traceback still open (its exception lines not yet classified) starts. */
+  openTracebackOffset(): number | undefined {
+    return this.tb?.startOffset;
+  }
+
   /** Processes buf[start, end): complete lines, the last ending in "\n"; buf[start] is at file offset `base`. */
   processRegion(buf: Buffer, start: number, end: number, base: number): void {
     const m = this.matcher;

@@ -9,9 +9,16 @@
  * A Python traceback (header to exception line, chained tracebacks included) is ONE event: the
  * first pattern in config order matching any of its exception lines wins; a traceback nothing
  * matches is still a `python_exception` when the config defines that id.
+ *
+ * Two rules keep request text from posing as an error: a pattern matches an access-log line only
+ * if it also matches its canonical form, without URL, user, referer or user agent
+ * (access-line.ts), and a pattern with `files` only takes part in the scan of matching files
+ * (`Matcher.forFile`, pattern-files.ts).
  */
 import type { ErrorPattern } from '../config/schema';
-import { requiredLiterals } from './literals';
+import { requiredLiterals, type LiteralRequirement } from './literals';
+import { accessLineView } from './access-line';
+import { fileScope } from './pattern-files';
 import { byteCounts, createLiteralSearch, literalSearchCost, type LiteralSearch } from './literal-search';
 
 /** The header Python prints before every traceback. */
@@ -26,6 +33,8 @@ const NODE_ERROR_PROPERTY = /^\s+code: '[A-Z0-9_]+',?$/;
 export interface CompiledPattern {
   pattern: ErrorPattern;
   regex: RegExp;
+  /** The regex's literal requirement as derived (before the byte encoding of `clauses`). */
+  requirement: LiteralRequirement;
   /** Candidate clauses (each: any of these literals); one is chosen by `Matcher.calibrate`. */
   clauses: string[][];
   caseless: boolean;
@@ -45,6 +54,11 @@ export interface MatcherOptions {
    * @default true
    */
   prefilter?: boolean;
+  /**
+   * The literal requirement of each of `patterns` (same order), already derived elsewhere — the
+   * parallel scan's worker threads reuse the main thread's instead of parsing every regex again.
+   */
+  requirements?: ReadonlyArray<LiteralRequirement>;
 }
 
 /** A compiled, reusable matcher (immutable but for the one-time prefilter calibration). */
@@ -64,6 +78,11 @@ export interface Matcher {
   classifyLine(line: string): ErrorPattern | undefined;
   /** The pattern of a traceback, given its exception lines (see the module comment). */
   classifyTraceback(exceptionLines: string[]): ErrorPattern | undefined;
+  /**
+   * The matcher for one watched file: only the patterns whose `files` include it (this matcher
+   * itself when all do). Compiled once per distinct set of patterns.
+   */
+  forFile(file: string): Matcher;
 }
 
 function countHits(sample: Buffer, lower: string | undefined, lit: string, cap: number): number {
@@ -91,17 +110,31 @@ const toLatin1 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1'
 export function compileMatcher(patterns: ErrorPattern[], opts: MatcherOptions = {}): Matcher {
   const source = opts.source ?? 'log';
   const compiled: CompiledPattern[] = patterns
-    .filter((p) => (p.sources ?? ['log']).includes(source))
-    .map((p) => {
+    .map((p, i) => ({ p, given: opts.requirements?.[i] }))
+    .filter(({ p }) => (p.sources ?? ['log']).includes(source))
+    .map(({ p, given }) => {
       const flags = (p.flags ?? '').replace(/[gy]/g, '');
-      const req = opts.prefilter === false ? { clauses: [], caseless: false } : requiredLiterals(p.pattern, flags);
+      const req = opts.prefilter === false ? { clauses: [], caseless: false } : (given ?? requiredLiterals(p.pattern, flags));
       const clauses = req.clauses.map((c) => (req.caseless ? c : c.map(toLatin1)));
       // Static first choice (longest shortest literal); calibrate() may replace it.
       const chosen = [...clauses].sort((a, b) => Math.min(...b.map((s) => s.length)) - Math.min(...a.map((s) => s.length)))[0] ?? null;
-      return { pattern: p, regex: new RegExp(p.pattern, flags), clauses, caseless: req.caseless, chosen };
+      return { pattern: p, regex: new RegExp(p.pattern, flags), requirement: req, clauses, caseless: req.caseless, chosen };
     });
   const generic = compiled.find((c) => c.pattern.id === 'python_exception')?.pattern;
   let calibrated = false;
+  const scopes = compiled.map((c) => fileScope(c.pattern.files));
+  const byScope = new Map<string, Matcher>();
+  /**
+   * True when `c` matches `line`: the line as written and, for an access-log line, also its
+   * canonical form (access-line.ts). The canonical form is only built for a line that matches
+   * as written (rare), so ordinary access lines cost nothing more; requiring both also keeps the
+   * prefilter, which looks at the line as written, exact.
+   */
+  const matches = (c: CompiledPattern, line: string, view: { text?: string | null }): boolean => {
+    if (!c.regex.test(line)) return false;
+    if (view.text === undefined) view.text = accessLineView(line) ?? null;
+    return view.text === null || c.regex.test(view.text);
+  };
 
   const matcher: Matcher = {
     patterns: compiled,
@@ -136,12 +169,28 @@ export function compileMatcher(patterns: ErrorPattern[], opts: MatcherOptions = 
       // Node prints an error as its message line then its properties ("  code: 'ENOENT',");
       // the property line repeats the event already counted from the message line.
       if (NODE_ERROR_PROPERTY.test(line)) return undefined;
-      for (const c of compiled) if (c.regex.test(line)) return c.pattern;
+      const view: { text?: string | null } = {};
+      for (const c of compiled) if (matches(c, line, view)) return c.pattern;
       return undefined;
     },
     classifyTraceback(exceptionLines: string[]): ErrorPattern | undefined {
-      for (const c of compiled) if (exceptionLines.some((l) => c.regex.test(l))) return c.pattern;
+      const views: Array<{ text?: string | null }> = exceptionLines.map(() => ({}));
+      for (const c of compiled) if (exceptionLines.some((l, i) => matches(c, l, views[i] ?? {}))) return c.pattern;
       return generic;
+    },
+    forFile(file: string): Matcher {
+      const keep = compiled.map((_, i) => (scopes[i] as (f: string) => boolean)(file));
+      if (keep.every(Boolean)) return matcher;
+      const key = keep.map((k) => (k ? '1' : '0')).join('');
+      let sub = byScope.get(key);
+      if (!sub) {
+        sub = compileMatcher(
+          compiled.filter((_, i) => keep[i]).map((c) => c.pattern),
+          opts,
+        );
+        byScope.set(key, sub);
+      }
+      return sub;
     },
   };
 

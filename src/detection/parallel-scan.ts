@@ -31,9 +31,11 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ErrorPattern } from '../config/schema';
 import type { Matcher } from './matcher';
+import type { LiteralRequirement } from './literals';
 import type { Detection } from './types';
 import type { DetectionCollector } from './collector';
 import { isPlainLine } from './line-classifier';
+import { openForReading } from '../fs-safe/read';
 
 /** Files at least this big are scanned in parallel (smaller: worker start-up is not worth it). */
 export const PARALLEL_MIN_BYTES = 64 * 1024 * 1024;
@@ -67,7 +69,8 @@ export interface RangeWorkerData {
   file: string;
   /** The matcher's patterns, `sources` forced to ['log'] so the worker compiles the same set. */
   patterns: ErrorPattern[];
-  prefilter: boolean;
+  /** Their literal requirements as the main thread derived them (empty clauses: no prefilter). */
+  requirements: LiteralRequirement[];
   maxLineBytes: number;
   chunkBytes: number | undefined;
   progress: boolean;
@@ -108,7 +111,10 @@ export function findSyncPoint(buf: Buffer, base: number, maxLineBytes: number): 
 /** Range starts: 0 then the sync points after size·k/n (dropped when none is found). */
 export async function chooseRangeStarts(file: string, size: number, n: number, maxLineBytes: number, windowBytes = SPLIT_WINDOW): Promise<number[]> {
   const starts = [0];
-  const fh = await fs.promises.open(file, 'r');
+  // Opened as the range scans open it: a symlink or FIFO swapped in is refused, not followed or waited on.
+  const opened = await openForReading(file);
+  if (!opened) throw Object.assign(new Error(`${file}: no such file`), { code: 'ENOENT' });
+  const { fh } = opened;
   try {
     const buf = Buffer.allocUnsafe(windowBytes);
     for (let k = 1; k < n; k++) {
@@ -187,7 +193,7 @@ export async function scanFileParallel(
     kind: 'autofix-range-scan',
     file,
     patterns: matcher.patterns.map((c) => ({ ...c.pattern, sources: ['log' as const] })),
-    prefilter: matcher.patterns.some((c) => c.clauses.length > 0),
+    requirements: matcher.patterns.map((c) => c.requirement),
     maxLineBytes,
     chunkBytes: opts.chunkBytes,
     progress: opts.onProgress !== undefined,

@@ -33,7 +33,7 @@ async function scanRange(data: RangeWorkerData, matcher: Matcher, job: RangeJob,
 const data = workerData as RangeWorkerData | undefined;
 if (parentPort && data?.kind === 'autofix-range-scan') {
   const port = parentPort;
-  const matcher = compileMatcher(data.patterns, { prefilter: data.prefilter });
+  const matcher = compileMatcher(data.patterns, { requirements: data.requirements });
   port.on('message', (job: RangeJob | null) => {
     if (job === null) port.close();
     // A rejection is an uncaught error here: the Worker's 'error' event in the main thread.

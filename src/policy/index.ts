@@ -5,10 +5,6 @@
  */
 import type { Config } from '../config/schema';
 
-/** Names of the periodic checks; `logs` runs every loop. */
-export const CHECK_NAMES = ['logs', 'json', 'postgres', 'redis', 'disk', 'memory', 'http', 'ports'] as const;
-export type CheckName = (typeof CHECK_NAMES)[number];
-
 /**
  * Returns the checks whose interval has elapsed since they last ran.
  *
@@ -29,17 +25,28 @@ export function dueChecks(
   return due;
 }
 
-/** Seconds between runs of each periodic check that has something to check (`json` every loop). */
-export function checkIntervals(cfg: Pick<Config, 'health_checks'>): Record<string, number> {
-  const h = cfg.health_checks;
-  const out: Record<string, number> = { json: 0 };
-  for (const name of ['postgres', 'redis', 'disk', 'memory', 'http', 'ports'] as const) {
-    const c = h[name];
-    if (c.enabled && (name !== 'http' || h.http.endpoints.length > 0) && (name !== 'ports' || h.ports.expect_listening.length > 0)) {
-      out[name] = c.interval_seconds;
-    }
-  }
-  return out;
+/**
+ * The checks one loop runs, and those it records as run on schedule.
+ *
+ * A scheduled loop runs the due checks; an event loop (woken between scheduled loops by a
+ * watcher) runs only the every-loop checks (interval 0: `json`). Both add the checks the wake
+ * named (`forced`, e.g. `redis` right after the redis-server process died) that the config has.
+ * Only the scheduled ones are recorded, so forced checks never move the periodic schedule: the
+ * backstop cadence is the same with or without events.
+ *
+ * @example loopChecks({ redis: 0 }, { json: 0, redis: 60 }, 5_000, { scheduled: false, forced: ['redis'] })
+ *   // → { run: ['json', 'redis'], record: ['json'] }
+ */
+export function loopChecks(
+  lastRun: Partial<Record<string, number>>,
+  intervalsSeconds: Partial<Record<string, number>>,
+  now: number,
+  o: { scheduled: boolean; forced?: readonly string[] },
+): { run: string[]; record: string[] } {
+  const periodic = o.scheduled ? intervalsSeconds : Object.fromEntries(Object.entries(intervalsSeconds).filter(([, s]) => s === 0));
+  const record = dueChecks(lastRun, periodic, now);
+  const extra = (o.forced ?? []).filter((c, i, all) => intervalsSeconds[c] !== undefined && !record.includes(c) && all.indexOf(c) === i);
+  return { run: [...record, ...extra], record };
 }
 
 /**

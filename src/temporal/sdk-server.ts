@@ -22,7 +22,6 @@ export async function startSdkDownloadedServer(o: { dbFile: string; port: number
   return {
     address: `${ip}:${o.port}`,
     uiUrl: `http://${ip}:${o.uiPort}`,
-    attached: false,
     stop: () => env.teardown(),
   };
 }

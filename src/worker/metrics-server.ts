@@ -3,7 +3,7 @@
  * (worker/runtime metrics, served by the SDK core on an internal port and fetched per scrape).
  */
 import http from 'node:http';
-import { registry } from '../activities/metrics';
+import { registry } from '../metrics';
 
 /** Starts the endpoint on `bind` (host:port). Resolves with the server once it listens. */
 export async function startMetricsServer(bind: string, sdkMetricsUrl?: string): Promise<http.Server> {

@@ -3,7 +3,7 @@
  * (AUTOFIX_LOG_LEVEL, default INFO; the SDK's default logger writes to stderr) and, when asked,
  * the SDK's Prometheus metrics endpoint.
  */
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type LogLevel } from '@temporalio/worker';
 
 let installed = false;
 
@@ -15,10 +15,16 @@ export function installRuntime(opts: { metricsBind?: string } = {}): void {
   installed = true;
   const wanted = (process.env.AUTOFIX_LOG_LEVEL ?? 'INFO').toUpperCase() as LogLevel;
   const level = LEVELS.includes(wanted) ? wanted : 'INFO';
+  // While the server is down, the SDK's client warns at every retry of every poll (several lines
+  // a second); the engine monitor says it once instead. DEBUG and TRACE keep them.
+  const quietRetries = level === 'TRACE' || level === 'DEBUG' ? '' : ',temporalio_client::retry=ERROR';
   try {
     Runtime.install({
       logger: new DefaultLogger(level),
-      ...(opts.metricsBind ? { telemetryOptions: { metrics: { prometheus: { bindAddress: opts.metricsBind } } } } : {}),
+      telemetryOptions: {
+        logging: { filter: `${makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' })}${quietRetries}` },
+        ...(opts.metricsBind ? { metrics: { prometheus: { bindAddress: opts.metricsBind } } } : {}),
+      },
     });
   } catch {
     // Already installed by the embedding process (e.g. a test harness): keep it.

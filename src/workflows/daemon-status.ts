@@ -2,7 +2,7 @@
  * The daemon's `status` answer, built from its carried state and its live loop position. Pure:
  * workflow code calls it from the query handler with workflow time.
  */
-import type { Config } from '../config/schema';
+import type { DaemonView } from '../activities/views';
 import { isPaused } from '../policy';
 import type { DaemonState, DaemonStatus } from './definitions';
 
@@ -19,15 +19,14 @@ export interface LoopPosition {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Builds the `status` query's answer at `now`. */
-export function buildStatus(state: DaemonState, pos: LoopPosition, now: number): DaemonStatus {
-  // The config is still loading during the first moments of a new daemon.
-  const cfg = state.config as Config | undefined;
+export function buildStatus(state: DaemonState, view: DaemonView | undefined, pos: LoopPosition, now: number): DaemonStatus {
+  // The worker's config view is still on its way during the first moments of a new daemon.
   const paused = isPaused(state.pause, now);
   const cooldowns: Record<string, string> = {};
   const flapping: string[] = [];
   for (const [id, mem] of Object.entries(state.memory)) {
     const last = mem.fixes[mem.fixes.length - 1];
-    const until = last !== undefined && cfg ? last + cfg.auto_fix_config.cooldown_period * 1000 : 0;
+    const until = last !== undefined && view ? last + view.cooldownSeconds * 1000 : 0;
     if (until > now) cooldowns[id] = iso(until);
     if (mem.trippedAt !== undefined) flapping.push(id);
   }
@@ -39,15 +38,15 @@ export function buildStatus(state: DaemonState, pos: LoopPosition, now: number):
     iteration: state.iteration,
     loop: pos.loop,
     loopCount: pos.loopCount,
-    phase: cfg ? pos.phase : 'starting',
+    phase: view ? pos.phase : 'starting',
     ...(state.lastLoopAt ? { lastLoopAt: iso(state.lastLoopAt) } : {}),
     ...(pos.nextLoopAt ? { nextLoopAt: iso(pos.nextLoopAt) } : {}),
-    openIncidents: { ...state.openIncidents },
+    openIncidents: Object.fromEntries(Object.entries(state.openIncidents).map(([p, o]) => [p, o.id])),
     cooldowns,
     flapping,
     ...(state.lastHealth ? { lastHealth: state.lastHealth } : {}),
     totals: state.totals,
-    config: cfg?.source ?? '',
+    config: view?.source ?? '',
     ...(pos.host ? { host: pos.host } : {}),
   };
 }

@@ -1,38 +1,51 @@
 /**
  * `autoFixDaemon`: the seed's continuous cycle as a durable workflow — `loopCount` detection loops
  * `loopIntervalSeconds` apart, then a `waitMinutes` rest, then continue-as-new with small carried
- * state (log cursors, cooldowns, flap counters, pause state). Deterministic: all I/O is in
- * activities; time is workflow time.
+ * state (log cursors, cooldowns, flap counters, pause state). With `once`, one loop whose sagas it
+ * waits for (the seed's manual run).
+ *
+ * It carries a reference to the worker's config, never the config: the worker resolves the
+ * reference in every activity, and tells the daemon (through `detect`) when its file changed.
+ * Deterministic: all I/O is in activities; time is workflow time.
+ *
+ * Event loops (docs/operations.md, "Reacting to events"): the worker's watchers (src/watch) hear
+ * a watched log grow, a watched JSON file change or a watched process die, and signal `runNow`
+ * with `{ reason, checks }`. The daemon runs one extra loop at once — forcing the named checks —
+ * and then rests on until the same moment as before, so the scheduled loops stay as the
+ * backstop, at the configured cadence, whatever the watchers hear or miss. Why a signal rather
+ * than a rest that is a heartbeating activity returning early: a quiet run's history stays what
+ * it was (a timer per rest, no activity events, no marker — `patched()` is reached only when an
+ * event arrives), an idle worker makes no calls at all (no heartbeats), and the wait stays a
+ * plain timer, deterministic and cancelled by stop/runNow as before. An event loop costs ~7
+ * events (the signal, a workflow task, the loop's marker, the rest's timer cancelled and
+ * restarted); the watcher sends at most one wake at a time and spaces them out.
  */
 import {
   ActivityFailure,
-  getExternalWorkflowHandle,
-  patched,
+  allHandlersFinished,
   ApplicationFailure,
   condition,
   continueAsNew,
-  allHandlersFinished,
+  getExternalWorkflowHandle,
   log,
-  ParentClosePolicy,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { Activities } from '../activities';
-import type { Config } from '../config/schema';
-import type { Detection } from '../detection/types';
-import { ageFixMemory, checkIntervals, decideFix, dueChecks, incidentId, isPaused, sagaTimeLimitMs } from '../policy';
+import type { Activities, ConfigChoice } from '../activities';
+import { FailureType } from '../errors';
+import { isPaused, loopChecks } from '../policy';
 import { buildStatus } from './daemon-status';
+import { startIncidents, type DaemonRun } from './daemon-incidents';
+import { cadence, closeIncident, newDaemonState, recordLoop } from './daemon-state';
 import {
   type DaemonInput,
-  type DaemonState,
   type DaemonStatus,
   type DaemonSummary,
-  type SagaResult,
+  type WakeReason,
   incidentClosedSignal,
   pauseFixesSignal,
   reloadConfigUpdate,
@@ -41,8 +54,15 @@ import {
   statusQuery,
   stopSignal,
 } from './definitions';
-import { AutofixHost, AutofixKind, incidentSearchAttributes } from './search-attributes';
-import { remediationSaga } from './saga';
+import { daemonInputSchema, parseInput, pauseArgsSchema, reloadArgsSchema, runNowArgsSchema } from './inputs';
+import { AutofixHost, AutofixKind } from './search-attributes';
+
+/**
+ * Runs started before event loops existed end their rest on a watcher's runNow, as on any runNow;
+ * runs after it run an extra loop instead. Checked only when an event arrives, so a quiet run
+ * records no marker and its history is the same as before.
+ */
+export const EVENT_LOOPS_PATCH = 'event-loops';
 
 // One loop = one local activity: its result is a single marker event, so a quiet loop costs
 // ~6 history events (workflow task ×3, marker, timer ×2) instead of ~11 with a normal activity.
@@ -50,250 +70,197 @@ const { detect } = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 3, initialInterval: '1 second' },
 });
-const { loadDaemonConfig, notify } = proxyActivities<Activities>({
+const { currentConfig } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 3, nonRetryableErrorTypes: ['ConfigError'] },
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: [FailureType.Config, FailureType.UnknownConfig] },
 });
 
 /** The daemon workflow. See the module comment. */
-export async function autoFixDaemon(input: DaemonInput = {}): Promise<DaemonSummary> {
-  const info = workflowInfo();
-  // Handlers are registered before the first await, so a query or signal that arrives while
-  // the config is still loading is answered; `config` is set right after them.
-  const state: DaemonState = input.state ?? {
-    v: 1,
-    iteration: 1,
-    config: undefined as unknown as Config,
-    cursors: {},
-    lastRun: {},
-    memory: {},
-    openIncidents: {},
-    pause: null,
-    totals: { loops: 0, detections: 0, events: 0, incidents: 0 },
+export async function autoFixDaemon(raw?: DaemonInput): Promise<DaemonSummary> {
+  const input = parseInput(daemonInputSchema, raw, 'autoFixDaemon input');
+  const run = newRun(input);
+  registerHandlers(run);
+  adopt(run, await currentConfig({}));
+  if (!input.state) tagDaemon(input);
+  if (input.once) return await runOnce(run);
+  await runIteration(run);
+  await condition(allHandlersFinished);
+  if (run.stopping) return run.summary;
+  run.state.iteration++;
+  return await continueAsNew<typeof autoFixDaemon>({ ...input, state: run.state });
+}
+
+/** The mutable parts of one run of the daemon (one iteration, between two continue-as-new). */
+function newRun(input: DaemonInput): DaemonRun {
+  const state = input.state ?? newDaemonState();
+  return {
+    input,
+    state,
+    host: input.host ?? '',
+    loop: 0,
+    phase: 'starting',
+    wake: false,
+    forced: [],
+    stopping: false,
+    summary: { iteration: state.iteration, loops: 0, detections: [], incidents: [], skipped: [] },
+    sagas: [],
   };
-  const host = input.host ?? '';
-  const settings = () => ({
-    loopCount: input.loopCount ?? state.config?.daemon.loop_count ?? 15,
-    intervalMs: (input.loopIntervalSeconds ?? state.config?.daemon.loop_interval_seconds ?? 30) * 1000,
-    waitMs: (input.waitMinutes ?? state.config?.daemon.wait_minutes ?? 5) * 60_000,
-  });
-  let loop = 0;
-  let phase: DaemonStatus['phase'] = 'detecting';
-  let nextLoopAt: number | undefined;
-  let wake = false;
-  let stopping = false;
-  const summary: DaemonSummary = { iteration: state.iteration, loops: 0, detections: [], incidents: [], skipped: [] };
-  // One-shot mode waits for its sagas and reports their outcomes (the seed's manual run).
-  const awaited: Array<Promise<SagaResult>> = [];
+}
 
+/** Switches to a config version the worker chose (at start, after a reload, or when its file changed). */
+function adopt(run: DaemonRun, choice: ConfigChoice): void {
+  run.config = choice;
+}
 
-  /** Passes pause/resume on to the sagas running now, so a fix in progress stops before its next action. */
-  async function forwardToSagas(signal: typeof pauseFixesSignal | typeof resumeFixesSignal): Promise<void> {
-    // Added after daemons had run: older histories replay without these signals.
-    if (!patched('forward-pause-to-sagas')) return;
-    for (const id of Object.values(state.openIncidents)) {
-      try {
-        await getExternalWorkflowHandle(id).signal(signal);
-      } catch (err) {
-        log.warn('could not pass the signal to a running saga', { incidentId: id, error: String(err) });
-      }
-    }
+/** Search attributes of a new daemon, so `status --all` and the Web UI find it. */
+function tagDaemon(input: DaemonInput): void {
+  if (!input.once) upsertSearchAttributes([{ key: AutofixKind, value: 'daemon' }]);
+  if (input.host) upsertSearchAttributes([{ key: AutofixHost, value: input.host }]);
+}
+
+/** One loop, then wait for the sagas it started and report their outcomes. */
+async function runOnce(run: DaemonRun): Promise<DaemonSummary> {
+  run.loop = 1;
+  await runLoop(run);
+  run.phase = 'stopping';
+  await condition(allHandlersFinished);
+  for (const r of await Promise.all(run.sagas)) {
+    const entry = run.summary.incidents.find((i) => i.incidentId === r.incidentId);
+    if (entry) Object.assign(entry, { outcome: r.outcome, ...(r.reason ? { reason: r.reason } : {}) });
   }
-  setHandler(pauseFixesSignal, async (args) => {
+  return run.summary;
+}
+
+/** `loopCount` loops `loopIntervalSeconds` apart, then the rest (unless stopped). */
+async function runIteration(run: DaemonRun): Promise<void> {
+  const { loopCount } = cadenceOf(run);
+  for (run.loop = 1; run.loop <= loopCount && !run.stopping; run.loop++) {
+    await runLoop(run);
+    if (run.loop < loopCount && !run.stopping) await rest(run, cadenceOf(run).intervalMs, 'between_loops');
+    if (workflowInfo().continueAsNewSuggested) break;
+  }
+  if (!run.stopping) await rest(run, cadenceOf(run).waitMs, 'resting');
+  run.phase = 'stopping';
+}
+
+function cadenceOf(run: DaemonRun) {
+  return cadence(run.input, run.config!.view);
+}
+
+/**
+ * Rests `ms` of workflow time. A manual runNow or stop ends the rest; a watcher's event runs a
+ * loop now and the rest goes on until the same moment (the cadence is unchanged).
+ */
+async function rest(run: DaemonRun, ms: number, phase: DaemonStatus['phase']): Promise<void> {
+  run.phase = phase;
+  const until = Date.now() + ms;
+  run.nextLoopAt = until;
+  for (let left = ms; left > 0; left = until - Date.now()) {
+    const cut = await condition(() => run.wake || run.event !== undefined, left);
+    if (!cut || run.wake || !patched(EVENT_LOOPS_PATCH)) break;
+    await runLoop(run, run.event);
+    run.phase = phase;
+    run.nextLoopAt = until;
+    // Under a long burst of events the run may fill up: continue as new early (state is carried).
+    if (run.stopping || workflowInfo().continueAsNewSuggested) break;
+  }
+  run.wake = false;
+}
+
+/**
+ * One detection loop: one local activity, then a saga per detection that may be fixed. A
+ * scheduled loop (no `event`) runs the due checks; an event loop only the every-loop ones. Both
+ * run the checks a runNow named, and consume the pending event: they read the files after it.
+ */
+async function runLoop(run: DaemonRun, event?: WakeReason): Promise<void> {
+  run.phase = 'detecting';
+  run.nextLoopAt = undefined;
+  const { state } = run;
+  const now = Date.now();
+  if (state.pause?.until !== undefined && now >= state.pause.until) state.pause = null;
+  const checks = loopChecks(state.lastRun, run.config!.view.checkIntervals, now, { scheduled: event === undefined, forced: run.forced });
+  run.forced = [];
+  run.event = undefined;
+  let result;
+  try {
+    result = await detect({
+      configRef: run.config!.configRef,
+      cursors: state.cursors,
+      checks: checks.run,
+      iteration: state.iteration,
+      loop: run.loop,
+      host: run.host,
+      paused: isPaused(state.pause, now),
+      ...(event ? { wake: event } : {}),
+    });
+  } catch (err) {
+    log.error('detection loop failed; the next loop tries again', { error: String(err) });
+    return;
+  }
+  if (result.config) adopt(run, result.config);
+  recordLoop(state, result, checks.record, now);
+  run.summary.loops++;
+  run.summary.detections.push(...result.detections);
+  if (result.health) run.summary.health = result.health;
+  await startIncidents(run, result.detections, now);
+}
+
+/** Signals, the status query and the reloadConfig update; registered before the first await. */
+function registerHandlers(run: DaemonRun): void {
+  const { state } = run;
+  setHandler(pauseFixesSignal, async (raw) => {
+    const args = pauseArgsSchema.safeParse(raw ?? {});
+    if (!args.success) return log.warn('pauseFixes ignored: bad argument', { error: args.error.message });
     const now = Date.now();
-    state.pause = { since: now, ...(args?.reason ? { reason: args.reason } : {}), ...(args?.minutes ? { until: now + args.minutes * 60_000 } : {}) };
-    log.info('fixes paused', { reason: args?.reason, minutes: args?.minutes });
-    await forwardToSagas(pauseFixesSignal);
+    const { reason, minutes } = args.data;
+    state.pause = { since: now, ...(reason ? { reason } : {}), ...(minutes ? { until: now + minutes * 60_000 } : {}) };
+    log.info('fixes paused', { reason, minutes });
+    await forwardToSagas(run, pauseFixesSignal);
   });
   setHandler(resumeFixesSignal, async () => {
     state.pause = null;
     log.info('fixes resumed');
-    await forwardToSagas(resumeFixesSignal);
+    await forwardToSagas(run, resumeFixesSignal);
   });
-  setHandler(runNowSignal, () => {
-    wake = true;
+  setHandler(runNowSignal, (raw) => {
+    const args = runNowArgsSchema.safeParse(raw ?? {});
+    if (!args.success) return log.warn('runNow ignored: bad argument', { error: args.error.message });
+    run.forced = [...new Set([...run.forced, ...(args.data.checks ?? [])])];
+    if (args.data.reason) run.event = args.data.reason;
+    else run.wake = true;
   });
   setHandler(stopSignal, () => {
-    stopping = true;
-    wake = true;
+    run.stopping = true;
+    run.wake = true;
   });
-  setHandler(incidentClosedSignal, (c) => {
-    if (state.openIncidents[c.patternId] === c.incidentId) {
-      delete state.openIncidents[c.patternId];
-      delete state.openSince?.[c.patternId];
-    }
-  });
-  setHandler(reloadConfigUpdate, async (args) => {
-    // An invalid config makes the activity fail (ConfigError); the update fails and the
-    // daemon keeps the config it has.
-    let cfg: Config;
-    try {
-      cfg = await loadDaemonConfig(args?.path ?? (state.config as Config | undefined)?.source, input.logFile);
-    } catch (err) {
-      const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-      throw ApplicationFailure.nonRetryable(`config refused, keeping the current one: ${(cause as Error).message}`, 'ConfigError');
-    }
-    state.config = cfg;
-    return { patterns: cfg.error_patterns.length, source: cfg.source };
+  setHandler(incidentClosedSignal, (c) => closeIncident(state, c));
+  setHandler(reloadConfigUpdate, async () => await reloadConfig(run), {
+    validator: (args) => void parseInput(reloadArgsSchema, args, 'reloadConfig argument'),
   });
   setHandler(statusQuery, (): DaemonStatus =>
-    buildStatus(state, { running: !stopping, loop, loopCount: settings().loopCount, phase, ...(nextLoopAt ? { nextLoopAt } : {}), host }, Date.now()),
+    buildStatus(state, run.config?.view, { running: !run.stopping, loop: run.loop, loopCount: run.config ? cadenceOf(run).loopCount : 0, phase: run.phase, ...(run.nextLoopAt ? { nextLoopAt: run.nextLoopAt } : {}), host: run.host }, Date.now()),
   );
+}
 
-  if (!input.state) state.config = await loadDaemonConfig(input.configPath, input.logFile);
-  if (!input.once && !input.state) upsertSearchAttributes([{ key: AutofixKind, value: 'daemon' }]);
-  if (host && !input.state) upsertSearchAttributes([{ key: AutofixHost, value: host }]);
-
-  /** Sleeps `ms` of workflow time, cut short by runNow or stop. */
-  async function rest(ms: number, p: DaemonStatus['phase']): Promise<void> {
-    phase = p;
-    nextLoopAt = Date.now() + ms;
-    await condition(() => wake, ms);
-    wake = false;
+/** The reloadConfig update: the worker re-reads its own file; an invalid one is refused and the old kept. */
+async function reloadConfig(run: DaemonRun): Promise<{ patterns: number; source: string; changed: boolean }> {
+  try {
+    const choice = await currentConfig({ reload: true });
+    adopt(run, choice);
+    return { patterns: choice.view.patterns.length, source: choice.view.source, changed: choice.changed };
+  } catch (err) {
+    const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+    throw ApplicationFailure.nonRetryable(`config refused, keeping the current one: ${(cause as Error).message}`, FailureType.Config);
   }
+}
 
-  /** One detection loop: one local activity, then a saga per detection that may be fixed. */
-  async function runLoop(): Promise<void> {
-    phase = 'detecting';
-    nextLoopAt = undefined;
-    const now = Date.now();
-    const cfg = state.config;
-    if (state.pause?.until !== undefined && now >= state.pause.until) state.pause = null;
-    const due = dueChecks(state.lastRun, checkIntervals(cfg), now);
-    let result;
+/** Passes pause/resume on to the sagas running now, so a fix in progress stops before its next action. */
+async function forwardToSagas(run: DaemonRun, signal: typeof pauseFixesSignal | typeof resumeFixesSignal): Promise<void> {
+  for (const { id } of Object.values(run.state.openIncidents)) {
     try {
-      result = await detect({ config: cfg, cursors: state.cursors, checks: due, iteration: state.iteration, loop, host, paused: isPaused(state.pause, now) });
+      await getExternalWorkflowHandle(id).signal(signal);
     } catch (err) {
-      log.error('detection loop failed; the next loop tries again', { error: String(err) });
-      return;
-    }
-    state.cursors = result.cursors;
-    for (const c of due) state.lastRun[c] = now;
-    if (result.health) state.lastHealth = result.health;
-    state.lastLoopAt = now;
-    state.totals.loops++;
-    summary.loops++;
-    if (result.health) summary.health = result.health;
-    await handleDetections(result.detections, now);
-  }
-
-  /**
-   * Forgets an open incident whose end was never signalled (its saga was terminated by hand, say)
-   * once it is older than any saga could run with this config, so its pattern is not blocked forever.
-   */
-  function expireOpenIncidents(cfg: Config, now: number): void {
-    for (const [patternId, since] of Object.entries(state.openSince ?? {})) {
-      const actions = cfg.error_patterns.find((p) => p.id === patternId)?.actions.length ?? 1;
-      if (now - since > sagaTimeLimitMs(cfg.auto_fix_config, actions)) {
-        log.warn('forgetting an open incident whose end was never heard', { patternId, incidentId: state.openIncidents[patternId] });
-        delete state.openIncidents[patternId];
-        delete state.openSince?.[patternId];
-      }
+      log.warn('could not pass the signal to a running saga', { incidentId: id, error: String(err) });
     }
   }
-
-  async function handleDetections(detections: Detection[], now: number): Promise<void> {
-    const cfg = state.config;
-    const flap = cfg.auto_fix_config.flap_guard;
-    for (const [id, mem] of Object.entries(state.memory)) state.memory[id] = ageFixMemory(mem, flap, now);
-    expireOpenIncidents(cfg, now);
-    // One decision per pattern per loop, on the detection with the most events.
-    const byPattern = new Map<string, Detection>();
-    for (const d of detections) {
-      const prev = byPattern.get(d.id);
-      if (!prev || d.count > prev.count) byPattern.set(d.id, d);
-    }
-    state.totals.detections += detections.length;
-    state.totals.events += detections.reduce((n, d) => n + d.count, 0);
-    summary.detections.push(...detections);
-    for (const [patternId, d] of byPattern) {
-      const pattern = cfg.error_patterns.find((p) => p.id === patternId);
-      if (!pattern) continue;
-      const mem = (state.memory[patternId] ??= { fixes: [] });
-      mem.lastDetected = now;
-      const decision = decideFix({
-        autoFix: pattern.auto_fix,
-        hasActions: pattern.actions.length > 0,
-        paused: isPaused(state.pause, now),
-        inProgress: state.openIncidents[patternId] !== undefined,
-        memory: mem,
-        cooldownSeconds: cfg.auto_fix_config.cooldown_period,
-        flap,
-        now,
-      });
-      if (decision.action === 'skip') {
-        summary.skipped.push({ patternId, reason: decision.reason });
-        continue;
-      }
-      if (decision.action === 'trip') {
-        mem.trippedAt = now;
-        summary.skipped.push({ patternId, reason: 'flapping' });
-        await notify(cfg, {
-          severity: 'critical',
-          message: `flap guard tripped for ${patternId}: ${decision.fixesInWindow} fixes within ${flap.window_minutes} min; auto-fix stopped for this pattern until it is quiet for ${flap.reset_after_minutes} min`,
-          patternId,
-          dedupeKey: `flap-${patternId}-${now}`,
-        });
-        continue;
-      }
-      const id = incidentId(patternId, now, cfg.auto_fix_config.cooldown_period, host || undefined);
-      let handle;
-      try {
-        handle = await startChild(remediationSaga, {
-          workflowId: id,
-          args: [
-            {
-              incidentId: id,
-              patternId,
-              severity: pattern.severity,
-              detection: d,
-              config: cfg,
-              host,
-              dryRun: cfg.auto_fix_config.dry_run,
-              daemonWorkflowId: info.workflowId,
-              startedBy: 'daemon',
-            },
-          ],
-          // A continue-as-new of the daemon must never kill a fix in progress.
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          staticSummary: `${pattern.name} (${patternId}, ${pattern.severity}) ×${d.count}${d.file ? ` in ${d.file}` : ''}`,
-          // Findable in visibility from its first moment, before the saga's own upsert runs.
-          typedSearchAttributes: incidentSearchAttributes(patternId, pattern.severity, host),
-        });
-      } catch (err) {
-        if (err instanceof WorkflowExecutionAlreadyStartedError) {
-          summary.skipped.push({ patternId, reason: 'in_progress' });
-          continue;
-        }
-        throw err;
-      }
-      mem.fixes.push(now);
-      state.openIncidents[patternId] = id;
-      (state.openSince ??= {})[patternId] = now;
-      state.totals.incidents++;
-      summary.incidents.push({ patternId, incidentId: id });
-      if (input.once) awaited.push(handle.result());
-    }
-  }
-
-  const { loopCount } = settings();
-  for (loop = 1; loop <= (input.once ? 1 : loopCount); loop++) {
-    await runLoop();
-    if (input.once || stopping) break;
-    if (loop < loopCount) await rest(settings().intervalMs, 'between_loops');
-    if (stopping) break;
-    if (workflowInfo().continueAsNewSuggested) break;
-  }
-  if (!input.once && !stopping) await rest(settings().waitMs, 'resting');
-  phase = 'stopping';
-  await condition(allHandlersFinished);
-  if (input.once || stopping) {
-    for (const r of await Promise.all(awaited)) {
-      const entry = summary.incidents.find((i) => i.incidentId === r.incidentId);
-      if (entry) Object.assign(entry, { outcome: r.outcome, ...(r.reason ? { reason: r.reason } : {}) });
-    }
-    return summary;
-  }
-  state.iteration++;
-  return await continueAsNew<typeof autoFixDaemon>({ ...input, state });
 }

@@ -3,57 +3,20 @@
  * CLI. Importable from Node code (the CLI) as well as from workflow code.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Config, Severity } from '../config/schema';
-import type { Detection, LogCursors } from '../detection/types';
-import type { FixMemory, PauseState } from '../policy';
+import type { Detection } from '../detection/types';
+import type { DaemonState, PauseArgs, ReloadArgs, RunNowArgs } from './inputs';
+import type { ConfigRef } from '../config/store';
 
 /** Task queue and workflow id of the single-host daemon (`--host` derives per-host ones). */
 export const DEFAULT_TASK_QUEUE = 'autofix';
 export const DAEMON_WORKFLOW_ID = 'autofix-daemon';
 
 /** Compact health summary carried in state and shown by `status`. */
-export interface HealthSummary {
-  at: number;
-  overall: 'healthy' | 'degraded' | 'unhealthy' | 'unknown';
-  checks: Record<string, string>;
-}
+export type HealthSummary = NonNullable<DaemonState['lastHealth']>;
 
-/** State carried across continue-as-new. Small and versioned. */
-export interface DaemonState {
-  v: 1;
-  iteration: number;
-  config: Config;
-  cursors: LogCursors;
-  /** Check name → epoch ms it last ran (workflow time). */
-  lastRun: Record<string, number>;
-  memory: Record<string, FixMemory>;
-  /** Pattern id → incident workflow id of the saga that is running for it. */
-  openIncidents: Record<string, string>;
-  /** Pattern id → epoch ms its open incident started (to expire one whose end was never heard). */
-  openSince?: Record<string, number>;
-  pause: PauseState | null;
-  lastHealth?: HealthSummary;
-  lastLoopAt?: number;
-  /** Loops run, detections reported, events counted (sum of detection counts), incidents started. */
-  totals: { loops: number; detections: number; events: number; incidents: number };
-}
-
-/** Input of `autoFixDaemon`. Every field is optional; the config's `daemon` section gives defaults. */
-export interface DaemonInput {
-  /** Config file on the worker's host; default: the worker's default config. */
-  configPath?: string;
-  /** auto_fix.log path (the seed's --log-file). */
-  logFile?: string;
-  loopCount?: number;
-  loopIntervalSeconds?: number;
-  waitMinutes?: number;
-  /** Host name stamped on incidents (multi-host setups). */
-  host?: string;
-  /** One loop, detect and fix, then return a summary (the seed's manual run). */
-  once?: boolean;
-  /** Internal: carried by continue-as-new. */
-  state?: DaemonState;
-}
+export type { DaemonInput, DaemonState, PauseArgs, ReloadArgs, RunNowArgs, SagaInput, WakeReason } from './inputs';
+export type { ConfigRef } from '../config/store';
+export type { DaemonView, SagaPlan } from '../activities/views';
 
 /** What `autoFixDaemon` returns in one-shot mode (or when stopped). */
 export interface DaemonSummary {
@@ -64,12 +27,6 @@ export interface DaemonSummary {
   incidents: Array<{ patternId: string; incidentId: string; outcome?: IncidentOutcome; reason?: string }>;
   skipped: Array<{ patternId: string; reason: string }>;
   health?: HealthSummary;
-}
-
-/** Argument of `pauseFixes`. */
-export interface PauseArgs {
-  reason?: string;
-  minutes?: number;
 }
 
 /** Sent by a saga to the daemon when it ends, so cooldowns and open incidents stay right. */
@@ -103,24 +60,6 @@ export interface DaemonStatus {
   host?: string;
 }
 
-/** Input of `remediationSaga`. */
-export interface SagaInput {
-  incidentId: string;
-  patternId: string;
-  severity: Severity;
-  detection: Detection;
-  config: Config;
-  host: string;
-  dryRun?: boolean;
-  /** Start already paused (manual fix while the daemon is paused) → outcome skipped. */
-  paused?: boolean;
-  /** Workflow id of the daemon to tell when done. */
-  daemonWorkflowId?: string;
-  /** Incident this one retries (`autofix incident retry`). */
-  retryOf?: string;
-  startedBy: 'daemon' | 'cli';
-}
-
 /** One step of a saga, as recorded in its result and shown by `autofix incident show`. */
 export interface SagaStep {
   index: number;
@@ -140,19 +79,19 @@ export interface SagaResult {
   steps: SagaStep[];
   verification?: { ok: boolean; message: string };
   compensations: Array<{ backup: string; ok: boolean; message: string }>;
+  /** The config version the saga ran under. */
+  config?: ConfigRef;
   startedAt: string;
   endedAt: string;
 }
 
 export const pauseFixesSignal = defineSignal<[PauseArgs?]>('pauseFixes');
 export const resumeFixesSignal = defineSignal('resumeFixes');
-export const runNowSignal = defineSignal('runNow');
+/** Runs a loop now: a manual run-now (no argument) or a watcher's event (`{ reason, checks }`); see inputs.ts. */
+export const runNowSignal = defineSignal<[RunNowArgs?]>('runNow');
 export const stopSignal = defineSignal('stop');
 export const incidentClosedSignal = defineSignal<[IncidentClosed]>('incidentClosed');
 export const statusQuery = defineQuery<DaemonStatus>('status');
-/** Argument of `reloadConfig`: another config file, or none to re-read the current one. */
-export interface ReloadArgs {
-  path?: string;
-}
-export const reloadConfigUpdate = defineUpdate<{ patterns: number; source: string }, [ReloadArgs]>('reloadConfig');
+/** Re-reads the worker's own config file (no argument: a client cannot name another file). */
+export const reloadConfigUpdate = defineUpdate<{ patterns: number; source: string; changed: boolean }, [ReloadArgs]>('reloadConfig');
 export const sagaStatusQuery = defineQuery<SagaResult>('sagaStatus');

@@ -23,11 +23,11 @@ export const SEARCH_ATTRIBUTES: Record<string, 'Keyword'> = {
 };
 
 /** The search attributes an incident saga starts with (the saga itself keeps them up to date). */
-export function incidentSearchAttributes(patternId: string, severity: string, host: string): SearchAttributePair[] {
+export function incidentSearchAttributes(patternId: string, severity: string | undefined, host: string): SearchAttributePair[] {
   return [
     { key: AutofixKind, value: 'incident' },
     { key: AutofixPattern, value: patternId },
-    { key: AutofixSeverity, value: severity },
+    ...(severity ? [{ key: AutofixSeverity, value: severity }] : []),
     { key: AutofixOutcome, value: 'running' },
     ...(host ? [{ key: AutofixHost, value: host }] : []),
   ];

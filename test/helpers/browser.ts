@@ -5,6 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { requireTool } from './tools';
 
 export const CHROMIUM_PATH = process.env.AUTOFIX_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -44,6 +45,7 @@ export interface TestBrowser {
  * own fresh temp profile and deletes it on close.)
  */
 export async function launchBrowser(opts: { viewport?: { width: number; height: number } } = {}): Promise<TestBrowser> {
+  if (!process.env.AUTOFIX_TEST_CHROMIUM) requireTool('chromium');
   const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 60_000 });
   const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1600, height: 1000 }, timezoneId: 'UTC' });
   context.setDefaultTimeout(30_000);

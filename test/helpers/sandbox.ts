@@ -43,7 +43,8 @@ export function makeSandbox(base: Record<string, unknown> = {}): Sandbox {
       const cfg = {
         error_patterns: [http500Pattern],
         auto_fix_config: { max_retries: 2, retry_delay: 1, cooldown_period: 1, notification_channels: ['log', 'alerts'] },
-        daemon: { data_dir: dataDir },
+        // Both logs inside the sandbox (the default, ../logs/auto_fix.log, would be shared by all tests).
+        daemon: { data_dir: dataDir, log_file: path.join(dataDir, 'logs', 'auto_fix.log') },
         watch: { logs: [appLog] },
         health_checks: { postgres: { enabled: false }, redis: { enabled: false }, disk: { enabled: false }, memory: { enabled: false } },
         managed: { roots: [dir] },

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { createAutofixWorker } from '../../src/worker';
+import type { Watching } from '../../src/watch';
 
 /** The server of this test run; fails loudly when the runner did not start one. */
 export function temporalAddress(): string {
@@ -18,6 +19,8 @@ export interface TestTemporal {
   client: Client;
   taskQueue: string;
   worker: Worker;
+  /** The worker's watchers (absent with `watch: false`). */
+  watching?: Watching;
   /** Resolves when the worker stops. */
   running: Promise<void>;
   /** Stops the worker and closes connections. */
@@ -25,15 +28,16 @@ export interface TestTemporal {
 }
 
 /** Starts a worker on a fresh task queue (the pre-built bundle of this build) plus a client. */
-export async function startTestWorker(opts: { configPath: string; host?: string; taskQueue?: string; metricsBind?: string }): Promise<TestTemporal> {
+export async function startTestWorker(opts: { configPath: string; host?: string; taskQueue?: string; metricsBind?: string; watch?: boolean }): Promise<TestTemporal> {
   const address = temporalAddress();
   const taskQueue = opts.taskQueue ?? `test-${randomUUID().slice(0, 8)}`;
-  const { worker, connection: wconn, metrics } = await createAutofixWorker({
+  const { worker, connection: wconn, metrics, watching } = await createAutofixWorker({
     address,
     taskQueue,
     configPath: opts.configPath,
     host: opts.host ?? 'testhost',
     ...(opts.metricsBind ? { metricsBind: opts.metricsBind } : {}),
+    ...(opts.watch === false ? { watch: false } : {}),
   });
   const running = worker.run();
   const connection = await Connection.connect({ address });
@@ -42,15 +46,34 @@ export async function startTestWorker(opts: { configPath: string; host?: string;
     client,
     taskQueue,
     worker,
+    ...(watching ? { watching } : {}),
     running,
     async close() {
+      await terminateRunningOn(client, taskQueue);
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
+      watching?.close();
       await wconn.close();
       await connection.close();
       metrics?.close();
     },
   };
+}
+
+/**
+ * Terminates what still runs on `taskQueue`: a test's sagas must not outlive it. Incident ids are
+ * per pattern and cooldown bucket (one daemon per host and namespace), and every test shares the
+ * run's server: a saga left running after its worker is gone would be "in progress" for the next
+ * test's daemon that detects the same pattern within the same bucket, and that one would never fix it.
+ */
+export async function terminateRunningOn(client: Client, taskQueue: string): Promise<void> {
+  const query = `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`;
+  for await (const wf of client.workflow.list({ query })) {
+    await client.workflow
+      .getHandle(wf.workflowId, wf.runId)
+      .terminate('test done')
+      .catch(() => undefined); // ended meanwhile
+  }
 }
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */

@@ -3,12 +3,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { alert } from '../../src/activities/actions/alert';
-import { countPatterns, logAnalysis, parseLineTime } from '../../src/activities/actions/log-analysis';
-import { formatLocalTime } from '../../src/activities/logging/auto-fix-log';
-import { alertsLogPath } from '../../src/activities/logging/auto-fix-log';
+import { alert } from '../../src/actions/alert';
+import { countPatterns, logAnalysis, parseLineTime } from '../../src/actions/log-analysis';
+import { formatLocalTime } from '../../src/logging/auto-fix-log';
+import { alertsLogPath } from '../../src/logging/auto-fix-log';
 import { makeConfig, makeCtx, tempDir } from './actions-proc-fixtures';
 
 void test('alert writes alerts.log once per incident, even when retried', async () => {
@@ -37,6 +37,8 @@ void test('parseLineTime knows the common log timestamp forms', () => {
 });
 
 void test('log_analysis counts each pattern over the window only', async () => {
+  // The logs are not under data_dir: what is there is autofix's own, never input.
+  const dataDir = tempDir();
   const dir = tempDir();
   const now = Date.now();
   const t = (minAgo: number) => formatLocalTime(new Date(now - minAgo * 60_000));
@@ -55,7 +57,9 @@ void test('log_analysis counts each pattern over the window only', async () => {
     ].join('\n'),
   );
   writeFileSync(path.join(dir, 'other.log'), `${t(2)} "POST /x HTTP/1.0" 504 1\n`);
-  const cfg = makeConfig(dir, { watch: { logs: [path.join(dir, '*.log'), path.join(dir, 'missing.log')] } });
+  // autofix's own log in the same folder, full of matching lines (its own reports): not counted.
+  writeFileSync(path.join(dir, 'auto_fix.log'), `${t(1)} - AutoFixDaemon - [INFO] -   note="GET /z HTTP/1.1" 500 1 could not connect to server"\n`.repeat(5));
+  const cfg = makeConfig(dataDir, { daemon: { log_file: path.join(dir, 'auto_fix.log') }, watch: { logs: [path.join(dir, '*.log'), path.join(dir, 'missing.log')] } });
   const r = await logAnalysis.run(makeCtx(cfg), { type: 'log_analysis', window_minutes: 60 });
   assert.deepEqual(r.details?.counts, { http_5xx: 3, db_connection: 2 });
   assert.deepEqual(r.details?.files, [app, path.join(dir, 'other.log')]);
@@ -65,4 +69,21 @@ void test('log_analysis counts each pattern over the window only', async () => {
   const tail = await countPatterns(cfg, [app], new Date(0), 40);
   assert.deepEqual(tail.counts, { http_5xx: 0, db_connection: 0 });
   assert.ok(tail.lines <= 1, `read ${tail.lines} lines`);
+});
+
+void test('log_analysis reads the files detection reads: ** globs, and never a symlink a wildcard matched', async () => {
+  const dataDir = tempDir();
+  const dir = tempDir();
+  const outside = tempDir();
+  const t = formatLocalTime(new Date(Date.now() - 60_000));
+  mkdirSync(path.join(dir, 'api', 'v2'), { recursive: true });
+  writeFileSync(path.join(dir, 'top.log'), `${t} "GET /a HTTP/1.1" 500 1\n`);
+  writeFileSync(path.join(dir, 'api', 'v2', 'deep.log'), `${t} "GET /b HTTP/1.1" 502 1\n`);
+  // The app's user links a log name to a file of its choosing: detection does not read it, nor does this.
+  writeFileSync(path.join(outside, 'elsewhere.log'), `${t} "GET /c HTTP/1.1" 503 1\n`.repeat(7));
+  symlinkSync(path.join(outside, 'elsewhere.log'), path.join(dir, 'api', 'linked.log'));
+  const cfg = makeConfig(dataDir, { watch: { logs: [path.join(dir, '**', '*.log')] } });
+  const r = await logAnalysis.run(makeCtx(cfg), { type: 'log_analysis', window_minutes: 60 });
+  assert.deepEqual(r.details?.files, [path.join(dir, 'api', 'v2', 'deep.log'), path.join(dir, 'top.log')]);
+  assert.deepEqual(r.details?.counts, { http_5xx: 2, db_connection: 0 });
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
-import type { ActionContext } from '../../src/activities/actions/types';
+import type { ActionContext } from '../../src/actions/types';
 import { freePort } from '../../src/util/net';
 
 export { freePort };
@@ -31,7 +31,7 @@ export function makeConfig(dir: string, extra: Record<string, unknown> = {}): Co
       },
     ],
     ...extra,
-    daemon: { data_dir: dir, ...((extra.daemon as object | undefined) ?? {}) },
+    daemon: { data_dir: dir, log_file: path.join(dir, 'logs', 'auto_fix.log'), ...((extra.daemon as object | undefined) ?? {}) },
   };
   return parseConfig(raw, path.join(dir, 'error_patterns.json'), {});
 }

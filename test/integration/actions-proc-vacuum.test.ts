@@ -4,14 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from 'pg';
-import { databaseVacuum, vacuumStatement } from '../../src/activities/actions/database-vacuum';
+import { databaseVacuum, vacuumStatement } from '../../src/actions/database-vacuum';
 import { makeConfig, makeCtx, tempDir } from './actions-proc-fixtures';
 
 const URL = process.env.AUTOFIX_TEST_PG_URL ?? 'postgresql://root@127.0.0.1:5432/test';
 
 void test('vacuumStatement quotes each part of a table name', () => {
-  assert.equal(vacuumStatement(), 'VACUUM (ANALYZE)');
-  assert.equal(vacuumStatement(['public.Users', 'jobs']), 'VACUUM (ANALYZE) "public"."Users", "jobs"');
+  assert.equal(vacuumStatement(), 'VACUUM (ANALYZE, SKIP_LOCKED)');
+  assert.equal(vacuumStatement(['public.Users', 'jobs']), 'VACUUM (ANALYZE, SKIP_LOCKED) "public"."Users", "jobs"');
 });
 
 void test('database_vacuum vacuums the listed table (vacuum_count moves)', async () => {
@@ -33,9 +33,11 @@ void test('database_vacuum vacuums the listed table (vacuum_count moves)', async
     const ctx = makeCtx(makeConfig(tempDir(), { health_checks: { postgres: { url: URL } } }));
     const spec = { type: 'database_vacuum' as const, tables: [`public.${table}`], statement_timeout_seconds: 60 };
     const plan = await databaseVacuum.plan(ctx, spec);
-    assert.match(plan.steps[0] ?? '', /VACUUM \(ANALYZE\) "public"\."autofix_vacuum_/);
+    assert.match(plan.steps[0] ?? '', /VACUUM \(ANALYZE, SKIP_LOCKED\) "public"\."autofix_vacuum_/);
     const r = await databaseVacuum.run(ctx, spec);
     assert.deepEqual(r.changed, [`table:public.${table}`]);
+    // The live evidence: the database answered, and the statistics' dead rows of that one table.
+    assert.match(r.summary, /^confirmed: postgresql:\/\/\S+ answers; \d+ dead rows in 1 table\(s\) per pg_stat_user_tables; VACUUM/);
 
     // The statistics collector reports asynchronously; ask for a fresh snapshot until it shows.
     let after = await stats();

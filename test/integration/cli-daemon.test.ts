@@ -38,7 +38,12 @@ describe('the autofix CLI drives the daemon', () => {
   });
 
   test('`run` (one cycle) detects, fixes and prints a summary, with no daemon or worker running', async () => {
-    writeFileSync(sb.appLog, '127.0.0.1 - - [28/Dec/2025 10:30:00] "GET /a HTTP/1.1" 500 -\n127.0.0.1 - - [28/Dec/2025 10:30:01] "GET /b HTTP/1.1" 503 -\n');
+    // What the log held before the first run is the past; each run continues where the last stopped.
+    writeFileSync(sb.appLog, '127.0.0.1 - - [28/Dec/2025 10:29:00] "GET /old HTTP/1.1" 500 -\n');
+    const first = await autofix(['run', '--config', sb.configPath, '--host', `${host}once0`, '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.deepEqual((JSON.parse(first.stdout) as DaemonSummary).detections, []);
+    appendFileSync(sb.appLog, '127.0.0.1 - - [28/Dec/2025 10:30:00] "GET /a HTTP/1.1" 500 -\n127.0.0.1 - - [28/Dec/2025 10:30:01] "GET /b HTTP/1.1" 503 -\n');
     const r = await autofix(['run', '--config', sb.configPath, '--host', `${host}once`, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const summary = JSON.parse(r.stdout) as DaemonSummary;
@@ -46,6 +51,7 @@ describe('the autofix CLI drives the daemon', () => {
     assert.equal(summary.detections[0]?.id, 'http_5xx');
     assert.equal(summary.detections[0]?.count, 2);
     assert.equal(summary.incidents[0]?.outcome, 'fixed');
+    appendFileSync(sb.appLog, '127.0.0.1 - - [28/Dec/2025 10:30:02] "GET /c HTTP/1.1" 502 -\n');
     const table = await autofix(['run', '--config', sb.configPath, '--host', `${host}once2`]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /http_5xx/);

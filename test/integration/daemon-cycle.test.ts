@@ -5,11 +5,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { autoFixDaemon } from '../../src/workflows/daemon';
-import { pauseFixesSignal, reloadConfigUpdate, resumeFixesSignal, runNowSignal, statusQuery, type DaemonStatus } from '../../src/workflows/definitions';
+import { pauseFixesSignal, reloadConfigUpdate, resumeFixesSignal, runNowSignal, statusQuery } from '../../src/workflows/definitions';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox';
 import { startTestWorker, waitFor, type TestTemporal } from '../helpers/temporal';
 
@@ -29,13 +29,15 @@ describe('autoFixDaemon', () => {
 
   const status = (id: string) => t.client.workflow.getHandle(id).query(statusQuery);
   const start = (id: string, input: Parameters<typeof autoFixDaemon>[0]) =>
-    t.client.workflow.start(autoFixDaemon, { workflowId: id, taskQueue: t.taskQueue, args: [{ configPath: sb.configPath, ...input }] });
+    t.client.workflow.start(autoFixDaemon, { workflowId: id, taskQueue: t.taskQueue, args: [{ ...input }] });
 
   test('runs loopCount loops, rests, continues as new, and counts each log line once across runs', async () => {
     sb.writeConfig({ error_patterns: [{ id: 'http_5xx', name: 'HTTP 5xx', pattern: '" 5\\d\\d ', severity: 'error', auto_fix: false, actions: [] }] });
     writeFileSync(sb.appLog, '');
     const id = `daemon-can-${Date.now()}`;
     const h = await start(id, { loopCount: 3, loopIntervalSeconds: 0.3, waitMinutes: 0.005 });
+    // What the log holds at the first loop is the past: write after it.
+    await waitFor('first loop', async () => (await status(id)).totals.loops >= 1);
     for (let i = 0; i < 3; i++) appendFileSync(sb.appLog, line500(i));
     await waitFor('iteration 3', async () => (await status(id)).iteration >= 3);
     for (let i = 3; i < 7; i++) appendFileSync(sb.appLog, line500(i));
@@ -55,12 +57,12 @@ describe('autoFixDaemon', () => {
     const history = await first.fetchHistory();
     assert.ok((history.events ?? []).length < 100, `first run has ${history.events?.length} events`);
     const log = readFileSync(path.join(sb.dataDir, 'logs', 'auto_fix.log'), 'utf8');
-    assert.match(log, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - AutoFixDaemon - \[INFO\] - === 検知サイクル 1-1 開始 ===$/m);
-    assert.match(log, /- AutoFixDaemon - \[ERROR\] - エラー検出: HTTP 5xx \(http_5xx\)/);
+    assert.match(log, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - AutoFixDaemon - \[INFO\] - === 検知サイクル 1 開始 ===$/m);
+    assert.match(log, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d - AutoFixDaemon - \[WARNING\] - エラー検出: HTTP 5xx$/m);
     await t.client.workflow.getHandle(id).terminate('test done');
   });
 
-  test('pause stops fixes but not detection or alerts; resume restores them', async () => {
+  test('pause stops fixes but not detection; resume restores them', async () => {
     sb.writeConfig();
     writeFileSync(sb.appLog, '');
     const id = `daemon-pause-${Date.now()}`;
@@ -74,14 +76,17 @@ describe('autoFixDaemon', () => {
     });
     assert.equal(paused.pauseReason, 'deploy in progress');
     const before = paused.totals.events;
+    const alertsLog = path.join(sb.dataDir, 'logs', 'alerts.log');
+    const alertsBefore = existsSync(alertsLog) ? readFileSync(alertsLog, 'utf8') : '';
     appendFileSync(sb.appLog, line500(1));
     const detected = await waitFor('detection while paused', async () => {
       const s = await status(id);
       return s.totals.events > before ? s : undefined;
     });
     assert.equal(detected.totals.incidents, 0, 'no fix starts while paused');
-    const alerts = readFileSync(path.join(sb.dataDir, 'logs', 'alerts.log'), 'utf8');
-    assert.match(alerts, /"pattern_id": "http_5xx"/, 'alerts go on while paused');
+    // Detection goes on (auto_fix.log); a detection is not an alert, and the alert action waits with the fix.
+    await waitFor('logged', async () => (readFileSync(path.join(sb.dataDir, 'logs', 'auto_fix.log'), 'utf8').match(/エラー検出: HTTP 5xxエラー$/gm) ?? []).length > 0);
+    assert.equal(existsSync(alertsLog) ? readFileSync(alertsLog, 'utf8') : '', alertsBefore, 'no alert while paused');
 
     await h.signal(resumeFixesSignal);
     appendFileSync(sb.appLog, line500(2));
@@ -119,15 +124,24 @@ describe('autoFixDaemon', () => {
     await t.client.workflow.getHandle(id).terminate('test done');
   });
 
-  test('an invalid reloadConfig is refused and the daemon keeps its config', async () => {
+  test('reloadConfig re-reads the worker\'s own file: a path is refused, a bad edit is refused and the old config kept', async () => {
     sb.writeConfig();
     const id = `daemon-reload-${Date.now()}`;
     await start(id, { loopCount: 1000, loopIntervalSeconds: 0.5, waitMinutes: 0.01 });
     await waitFor('first loop', async () => (await status(id)).totals.loops >= 1);
     const h = t.client.workflow.getHandle(id);
-    const bad = path.join(sb.dir, 'bad.json');
-    writeFileSync(bad, JSON.stringify({ error_patterns: [{ id: 'x', name: 'x', pattern: 'a', severity: 'fatal' }] }));
-    await assert.rejects(h.executeUpdate(reloadConfigUpdate, { args: [{ path: bad }] }), (err: unknown) => {
+    // A client cannot name another file: the update is rejected before it reaches the history.
+    const other = path.join(sb.dir, 'other.json');
+    writeFileSync(other, readFileSync(sb.configPath));
+    await assert.rejects(h.executeUpdate(reloadConfigUpdate, { args: [{ path: other } as never] }), (err: unknown) => {
+      assert.ok(err instanceof WorkflowUpdateFailedError);
+      assert.match(String((err.cause as Error).message), /\$\.?: field\(s\) path not accepted: a path cannot be sent/);
+      return true;
+    });
+    // An invalid edit of the worker's own file is refused; the daemon keeps its config and loops on.
+    const good = readFileSync(sb.configPath, 'utf8');
+    writeFileSync(sb.configPath, JSON.stringify({ error_patterns: [{ id: 'x', name: 'x', pattern: 'a', severity: 'fatal' }] }));
+    await assert.rejects(h.executeUpdate(reloadConfigUpdate, { args: [{}] }), (err: unknown) => {
       assert.ok(err instanceof WorkflowUpdateFailedError);
       assert.match(String((err.cause as Error).message), /error_patterns\[0\]\.severity/);
       return true;
@@ -135,22 +149,20 @@ describe('autoFixDaemon', () => {
     const loops = (await status(id)).totals.loops;
     await waitFor('loops go on', async () => (await status(id)).totals.loops > loops + 1);
     assert.equal((await status(id)).config, sb.configPath);
-    const good = path.join(sb.dir, 'good.json');
-    writeFileSync(good, readFileSync(sb.configPath));
-    const r = await h.executeUpdate(reloadConfigUpdate, { args: [{ path: good }] });
-    assert.equal(r.source, good);
-    assert.equal(((await status(id)) as DaemonStatus).config, good);
+    writeFileSync(sb.configPath, good);
+    const r = await h.executeUpdate(reloadConfigUpdate, { args: [{}] });
+    assert.equal(r.source, sb.configPath);
+    assert.equal(r.patterns, 1);
     await h.terminate('test done');
   });
 
   test('one-shot mode runs one loop, fixes, and returns a summary', async () => {
     sb.writeConfig();
-    writeFileSync(sb.appLog, line500(1) + line500(2) + 'GET /errors HTTP/1.1" 200 12\n');
-    const summary = await t.client.workflow.execute(autoFixDaemon, {
-      workflowId: `daemon-once-${Date.now()}`,
-      taskQueue: t.taskQueue,
-      args: [{ configPath: sb.configPath, once: true }],
-    });
+    const once = () => t.client.workflow.execute(autoFixDaemon, { workflowId: `daemon-once-${Date.now()}`, taskQueue: t.taskQueue, args: [{ once: true }] });
+    // One-shot runs continue where the last scan stopped: the first sees nothing new.
+    await once();
+    appendFileSync(sb.appLog, line500(1) + line500(2) + 'GET /errors HTTP/1.1" 200 12\n');
+    const summary = await once();
     assert.equal(summary.loops, 1);
     assert.equal(summary.detections.length, 1);
     assert.equal(summary.detections[0]?.count, 2);

@@ -33,7 +33,7 @@ describe('daemon guards', () => {
   const status = (id: string): Promise<DaemonStatus> => t.client.workflow.getHandle(id).query(statusQuery);
   const startDaemon = async (prefix: string) => {
     const id = `${prefix}-${Date.now()}`;
-    await t.client.workflow.start('autoFixDaemon', { workflowId: id, taskQueue: t.taskQueue, args: [{ configPath: sb.configPath, loopCount: 10_000, loopIntervalSeconds: 0.3, waitMinutes: 0.01 }] });
+    await t.client.workflow.start('autoFixDaemon', { workflowId: id, taskQueue: t.taskQueue, args: [{ loopCount: 10_000, loopIntervalSeconds: 0.3, waitMinutes: 0.01 }] });
     return id;
   };
 
@@ -46,6 +46,8 @@ describe('daemon guards', () => {
     });
     const id = await startDaemon('daemon-flap');
     try {
+      // What the log holds at the first loop is the past: write after it.
+      await waitFor('first loop', async () => (await status(id)).totals.loops >= 1);
       let n = 0;
       const tripped = await waitFor('flap guard', async () => {
         appendFileSync(sb.appLog, line500(n++));
@@ -78,11 +80,12 @@ describe('daemon guards', () => {
         // saga (same pattern, other daemon) may still hold this second's id.
         { ...http500Pattern, id: 'http_5xx_pause', actions: [{ type: 'service_restart', service: 'slow' }, { type: 'create_missing_dirs' }] },
       ],
-      services: { slow: { restart: ['sleep', '10'] } },
+      services: { slow: { restart: ['sleep', '10'], confirm: false } }, // no live probe: restart on the log line alone
       managed: { roots: [sb.dir], directories: { uploads: uploads } },
     });
     const id = await startDaemon('daemon-pause-saga');
     try {
+      await waitFor('first loop', async () => (await status(id)).totals.loops >= 1);
       appendFileSync(sb.appLog, line500(1));
       // The first action runs 10 s: ample time to pause while it runs, even on a loaded machine.
       const incident = await waitFor('incident started', async () => Object.values((await status(id)).openIncidents)[0], 60_000, 100);
@@ -106,6 +109,7 @@ describe('daemon guards', () => {
     sb.writeConfig({ auto_fix_config: { cooldown_period: 3600, notification_channels: ['log', 'alerts'] } });
     const id = await startDaemon('daemon-cooldown');
     try {
+      await waitFor('first loop', async () => (await status(id)).totals.loops >= 1);
       appendFileSync(sb.appLog, line500(1));
       await waitFor('first fix', async () => (await status(id)).totals.incidents === 1);
       appendFileSync(sb.appLog, line500(2));
@@ -131,8 +135,9 @@ describe('daemon guards', () => {
       });
     let worker = startWorker();
     const id = `daemon-kill-${Date.now()}`;
-    await t.client.workflow.start('autoFixDaemon', { workflowId: id, taskQueue, args: [{ configPath: sb.configPath, loopCount: 5, loopIntervalSeconds: 0.3, waitMinutes: 0.005 }] });
+    await t.client.workflow.start('autoFixDaemon', { workflowId: id, taskQueue, args: [{ loopCount: 5, loopIntervalSeconds: 0.3, waitMinutes: 0.005 }] });
     try {
+      await waitFor('first loop', async () => (await status(id)).totals.loops >= 1, 60_000);
       for (let i = 0; i < 3; i++) appendFileSync(sb.appLog, line500(i));
       await waitFor('3 events', async () => (await status(id)).totals.events >= 3);
       worker.kill('SIGKILL');
@@ -160,7 +165,7 @@ describe('daemon guards', () => {
     const base = ['--address', temporalAddress(), '--workflow-id', id];
     // Async: the worker answering the query runs in this very process.
     const run = async (args: string[]) => (await promisify(execFile)(cli, args, { encoding: 'utf8', timeout: 30_000 })).stdout;
-    await run(['workflow', 'start', '--type', 'autoFixDaemon', '--task-queue', t.taskQueue, ...base, '--id-conflict-policy', 'UseExisting', '--input', JSON.stringify({ configPath: sb.configPath, loopCount: 1000, loopIntervalSeconds: 0.5, waitMinutes: 0.01 })]);
+    await run(['workflow', 'start', '--type', 'autoFixDaemon', '--task-queue', t.taskQueue, ...base, '--id-conflict-policy', 'UseExisting', '--input', JSON.stringify({ loopCount: 1000, loopIntervalSeconds: 0.5, waitMinutes: 0.01 })]);
     await run(['workflow', 'signal', ...base, '--name', 'pauseFixes', '--input', JSON.stringify({ reason: 'maintenance', minutes: 5 })]);
     const q = await waitFor('paused via query', async () => {
       const out = JSON.parse(await run(['workflow', 'query', ...base, '--type', 'status', '--output', 'json'])) as { queryResult: DaemonStatus[] };

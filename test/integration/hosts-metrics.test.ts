@@ -58,7 +58,7 @@ describe('two hosts, one Temporal server', () => {
       await t.client.workflow.start('autoFixDaemon', {
         workflowId: daemonId,
         taskQueue: t.taskQueue,
-        args: [{ configPath: sb.configPath, host: name, loopCount: 10_000, loopIntervalSeconds: 0.3, waitMinutes: 0.01 }],
+        args: [{ host: name, loopCount: 10_000, loopIntervalSeconds: 0.3, waitMinutes: 0.01 }],
       });
       hosts.push({ name, sb, t, uploads, daemonId });
     }
@@ -74,6 +74,8 @@ describe('two hosts, one Temporal server', () => {
 
   test('a fault on one host is repaired by that host\'s worker only, and its /metrics counters move', async () => {
     const [alpha, beta] = hosts as [Host, Host];
+    // What the log holds at the daemon's first loop is the past: write after it.
+    await waitFor('first loop', async () => (await alpha.t.client.workflow.getHandle(alpha.daemonId).query(statusQuery)).totals.loops >= 1);
     appendFileSync(alpha.sb.appLog, `FileNotFoundError: [Errno 2] No such file or directory: '${alpha.uploads}/a.png'\n`);
     const incident = await waitFor('alpha incident', async () => {
       for await (const wf of alpha.t.client.workflow.list({ query: `WorkflowId STARTS_WITH "incident-alpha-fs_not_found-"` })) {

@@ -5,12 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { sendNotification } from '../../src/activities/notify';
-import { alertsLogPath, autoFixLogPath } from '../../src/activities/logging/auto-fix-log';
-import { dedupeFile } from '../../src/activities/notify/dedupe';
+import { retryPendingAlerts, sendNotification } from '../../src/notify';
+import { alertsLogPath, autoFixLogPath } from '../../src/logging/auto-fix-log';
+import { dedupeFile, readDeliveryState } from '../../src/notify/dedupe';
 import { freePort, makeConfig, tempDir } from './actions-proc-fixtures';
 
 const mails: Array<{ from: string; to: string[]; raw: string }> = [];
@@ -120,6 +120,74 @@ void test('the same dedupeKey sends once, even across calls', async () => {
   assert.equal(hooks.length, hooksBefore + 1);
   assert.equal(readFileSync(alertsLogPath(cfg), 'utf8').trim().split('\n').length, 1);
   assert.ok(existsSync(dedupeFile(dir)));
+});
+
+void test('at-least-once per channel: a failing webhook is retried alone, never the channels that got it', async () => {
+  let failing = true;
+  const got: string[] = [];
+  const flaky = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      got.push(failing ? 'refused' : 'ok');
+      res.statusCode = failing ? 500 : 200;
+      res.end(failing ? 'down' : 'ok');
+    });
+  });
+  await new Promise<void>((res) => flaky.listen(0, '127.0.0.1', res));
+  try {
+    const dir = tempDir();
+    const cfg = config(dir, smtpPort, { notifications: { webhook: { url: `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/` }, email: { host: '127.0.0.1', port: smtpPort, to: ['ops@example.test'] } } });
+    const mailsBefore = mails.length;
+    const alert = { severity: 'error' as const, message: 'queue stuck', dedupeKey: 'inc-flaky' };
+    const first = await sendNotification(cfg, alert);
+    assert.deepEqual(first.failed, ['webhook']);
+    assert.equal(mails.length, mailsBefore + 1);
+    // The activity's retry: only the webhook is owed.
+    const retry = await sendNotification(cfg, alert);
+    assert.deepEqual(retry.failed, ['webhook']);
+    assert.deepEqual(retry.channels.filter((c) => c.reason === 'already sent').map((c) => c.channel).sort(), ['alerts', 'email', 'log']);
+    assert.equal(mails.length, mailsBefore + 1, 'email not sent twice');
+    assert.equal(readFileSync(alertsLogPath(cfg), 'utf8').trim().split('\n').length, 1, 'alerts.log written once');
+    // The detection loop retries what is owed once its backoff has passed.
+    failing = false;
+    const state = JSON.parse(readFileSync(dedupeFile(dir), 'utf8')) as Record<string, { pending?: { nextAt: number } }>;
+    state['inc-flaky']!.pending!.nextAt = Date.now() - 1; // as if the backoff had passed
+    writeFileSync(dedupeFile(dir), JSON.stringify(state));
+    const drained = await retryPendingAlerts(cfg);
+    assert.deepEqual(drained, { retried: 1, delivered: 1, expired: 0 });
+    assert.deepEqual(got, ['refused', 'refused', 'ok']);
+    assert.equal((await sendNotification(cfg, alert)).deduplicated, true);
+    assert.equal(got.length, 3);
+  } finally {
+    await new Promise<void>((res) => flaky.close(() => res()));
+  }
+});
+
+void test('a slow channel is not sent twice by the retry loop running meanwhile', async () => {
+  const got: number[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const slow = http.createServer((req, res) => {
+    req.resume();
+    got.push(Date.now());
+    void held.then(() => res.end('ok'));
+  });
+  await new Promise<void>((res) => slow.listen(0, '127.0.0.1', res));
+  try {
+    const dir = tempDir();
+    const cfg = config(dir, smtpPort, { notifications: { webhook: { url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/` } } });
+    const sending = sendNotification(cfg, { severity: 'error', message: 'disk full', dedupeKey: 'inc-slow' });
+    while (got.length === 0) await new Promise((r) => setTimeout(r, 10));
+    // The detection loop's housekeeping runs while the webhook is in flight.
+    assert.deepEqual(await retryPendingAlerts(cfg), { retried: 0, delivered: 0, expired: 0 });
+    release();
+    assert.equal((await sending).failed, undefined);
+    assert.equal(got.length, 1, 'the webhook got it once');
+    assert.equal(readFileSync(alertsLogPath(cfg), 'utf8').trim().split('\n').length, 1, 'alerts.log written once');
+    assert.equal((await readDeliveryState(dir))['inc-slow']?.pending, undefined, 'nothing owed');
+  } finally {
+    await new Promise<void>((res) => slow.close(() => res()));
+  }
 });
 
 void test('disabled notifications and min_severity still write alerts.log but nothing else', async () => {

@@ -5,9 +5,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { rm } from 'node:fs/promises';
-import { probeHttp, probeEndpoint } from '../../src/activities/probes/http';
-import { probeTlsEndpoint } from '../../src/activities/probes/tls';
-import { runHealthChecks, healthDetections } from '../../src/activities/probes';
+import { probeHttp, probeEndpoint } from '../../src/probes/http';
+import { probeTlsEndpoint } from '../../src/probes/tls';
+import { runHealthChecks, healthDetections } from '../../src/probes';
 import { freePort, makeConfig, selfSignedCert, tempDir, runCli, writeConfig } from './probes-support';
 
 let server: http.Server;

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { probePorts, whoHoldsPort } from '../../src/activities/probes/ports';
-import { probeDisk } from '../../src/activities/probes/disk';
-import { probeMemory } from '../../src/activities/probes/memory';
-import { runHealthChecks, healthDetections } from '../../src/activities/probes';
+import { probePorts, whoHoldsPort } from '../../src/probes/ports';
+import { probeDisk } from '../../src/probes/disk';
+import { probeMemory } from '../../src/probes/memory';
+import { runHealthChecks, healthDetections } from '../../src/probes';
 import { freePort, makeConfig } from './probes-support';
 
 async function listen(host: string): Promise<{ server: net.Server; port: number }> {
@@ -46,7 +46,7 @@ void test('whoHoldsPort: finds this process on IPv4 and IPv6 listeners, with its
       const holders = await whoHoldsPort(port);
       const me = holders.find((h) => h.pid === process.pid);
       assert.ok(me, `pid ${process.pid} not among ${JSON.stringify(holders)} for ${host}:${port}`);
-      assert.ok(me.command.includes(process.execPath) || me.command.includes('node'), me.command);
+      assert.ok(me.cmdline.includes(process.execPath) || me.cmdline.includes('node'), me.cmdline);
       assert.ok(me.user && me.user.length > 0);
     } finally {
       server.close();
@@ -72,7 +72,7 @@ void test('whoHoldsPort: another process (a child we start) is found by its own 
       holders.map((h) => h.pid),
       [child.pid],
     );
-    assert.match(holders[0]?.command ?? '', /createServer/);
+    assert.match(holders[0]?.cmdline ?? '', /createServer/);
   } finally {
     child.kill('SIGKILL');
   }

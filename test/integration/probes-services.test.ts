@@ -1,9 +1,9 @@
 /** PostgreSQL and Redis probes against real servers: the shared ones (read-only) and our own. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { probePostgres } from '../../src/activities/probes/postgres';
-import { probeRedis } from '../../src/activities/probes/redis';
-import { runHealthChecks } from '../../src/activities/probes';
+import { probePostgres } from '../../src/probes/postgres';
+import { probeRedis } from '../../src/probes/redis';
+import { runHealthChecks } from '../../src/probes';
 import { freePort, makeConfig, startRedis, stopProcess } from './probes-support';
 
 const PG_URL = 'postgresql://root@127.0.0.1:5432/test';

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
-import { probeRedis } from '../../src/activities/probes/redis';
+import { probeRedis } from '../../src/probes/redis';
 import { freePort } from '../../src/util/net';
+import { requireTool } from '../helpers/tools';
 
 export { freePort };
 
@@ -48,7 +49,7 @@ export async function startRedis(
     ...extraArgs,
   ];
   if (password) args.push('--requirepass', password);
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  const proc = spawn(requireTool('redis-server'), args, { stdio: 'ignore' });
   const url = password
     ? `redis://:${encodeURIComponent(password)}@127.0.0.1:${port}`
     : `redis://127.0.0.1:${port}`;
@@ -77,7 +78,7 @@ export async function selfSignedCert(
   const keyFile = path.join(dir, 'key.pem');
   const certFile = path.join(dir, 'cert.pem');
   await execFileP(
-    'openssl',
+    requireTool('openssl'),
     [
       'req',
       '-x509',

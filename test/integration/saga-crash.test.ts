@@ -9,12 +9,20 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../../src/config/load';
 import type { SagaInput, SagaResult } from '../../src/workflows/definitions';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox';
 import { startTestWorker, waitFor, type TestTemporal } from '../helpers/temporal';
 
 const REPO = path.resolve(__dirname, '../../..');
+
+/**
+ * How often auto_fix.log says the incident's action `type` started: the seed's line
+ * `修復アクション実行: <type>`, whose details (written with it, on the next line) name the incident.
+ */
+function actionRuns(log: string, incidentId: string, type: string): number {
+  const lines = log.split('\n');
+  return lines.filter((l, i) => l.endsWith(`] - 修復アクション実行: ${type}`) && (lines[i + 1] ?? '').includes(`  incident=${incidentId} `)).length;
+}
 
 describe('a saga survives its worker being killed', () => {
   let sb: Sandbox;
@@ -58,16 +66,13 @@ describe('a saga survives its worker being killed', () => {
         },
       ],
       // A slow restart gives the test time to kill the worker while it runs.
-      services: { slow: { restart: ['sleep', '4'] } },
+      services: { slow: { restart: ['sleep', '4'], confirm: false } }, // no live probe: restart on the log line alone
       auto_fix_config: { max_retries: 3, retry_delay: 1, action_timeout_seconds: 6, notification_channels: ['log', 'alerts'] },
     });
-    const cfg = loadConfig(sb.configPath);
     const input: SagaInput = {
       incidentId: `incident-disk_full-crash-${Date.now()}`,
       patternId: 'disk_full',
-      severity: 'critical',
       detection: { id: 'disk_full', name: 'ディスク容量不足', severity: 'critical', count: 1, source: 'log', samples: ['OSError: [Errno 28] No space left on device'] },
-      config: cfg,
       host: 'testhost',
       startedBy: 'cli',
     };
@@ -81,7 +86,7 @@ describe('a saga survives its worker being killed', () => {
       const running = (d.raw.pendingActivities ?? []).some((p) => p.activityType?.name === 'runAction' && p.state === 2 /* PENDING_ACTIVITY_STATE_STARTED */);
       let logged = false;
       try {
-        logged = readFileSync(path.join(sb.dataDir, 'logs', 'auto_fix.log'), 'utf8').includes(`[${input.incidentId}] 修復アクション実行: service_restart`);
+        logged = actionRuns(readFileSync(path.join(sb.dataDir, 'logs', 'auto_fix.log'), 'utf8'), input.incidentId, 'service_restart') > 0;
       } catch {
         /* not written yet */
       }
@@ -98,14 +103,15 @@ describe('a saga survives its worker being killed', () => {
     assert.deepEqual(rotated, ['big.log.1.gz']);
     assert.equal(gunzipSync(readFileSync(path.join(path.dirname(big), 'big.log.1.gz'))).toString(), original);
     assert.equal(readFileSync(big, 'utf8'), '');
-    // One backup for the one action that changes files, with its manifest and the original bytes.
-    const backups = readdirSync(path.join(sb.dataDir, 'backups', input.incidentId));
-    assert.deepEqual(backups, ['00-log_rotate']);
-    const manifest = readFileSync(path.join(sb.dataDir, 'backups', input.incidentId, '00-log_rotate', 'manifest.json'), 'utf8');
+    // One backup, in this run's folder, for the one action that changes files, with its manifest.
+    const runDirs = readdirSync(path.join(sb.dataDir, 'backups', input.incidentId));
+    assert.deepEqual(runDirs, [(await handle.describe()).runId]);
+    assert.deepEqual(readdirSync(path.join(sb.dataDir, 'backups', input.incidentId, runDirs[0]!)), ['00-log_rotate']);
+    const manifest = readFileSync(path.join(sb.dataDir, 'backups', input.incidentId, runDirs[0]!, '00-log_rotate', 'manifest.json'), 'utf8');
     assert.match(manifest, /big\.log/);
     // auto_fix.log tells the story: the rotation ran once, the interrupted restart ran again.
     const log = readFileSync(path.join(sb.dataDir, 'logs', 'auto_fix.log'), 'utf8');
-    const runs = (type: string) => log.split('\n').filter((l) => l.includes(`[${input.incidentId}] 修復アクション実行: ${type}`)).length;
+    const runs = (type: string) => actionRuns(log, input.incidentId, type);
     assert.equal(runs('log_rotate'), 1);
     assert.equal(runs('service_restart'), 2);
   });

@@ -9,10 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SagaResult } from '../../src/workflows/definitions';
-import { probeRedis } from '../../src/activities/probes';
+import { probeRedis } from '../../src/probes';
 import { freePort } from '../helpers/net';
 import { makeSandbox, type Sandbox } from '../helpers/sandbox';
 import { startTestWorker, waitFor, type TestTemporal } from '../helpers/temporal';
+import { requireTool } from '../helpers/tools';
 
 function readPid(file: string): number | undefined {
   try {
@@ -45,6 +46,7 @@ describe('redis repaired by a remediation saga', () => {
     sb = makeSandbox();
     pidFile = path.join(sb.dir, 'redis.pid');
     restart = ['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--pidfile', pidFile, '--dir', sb.dir];
+    requireTool('redis-server');
     execFileSync(restart[0] as string, restart.slice(1));
     await waitFor('redis up', async () => (await probeRedis(`redis://127.0.0.1:${port}`, 500)).status === 'healthy');
     sb.writeConfig({
@@ -73,7 +75,7 @@ describe('redis repaired by a remediation saga', () => {
     await t.client.workflow.start('autoFixDaemon', {
       workflowId: daemonId,
       taskQueue: t.taskQueue,
-      args: [{ configPath: sb.configPath, loopCount: 10_000, loopIntervalSeconds: 0.5, waitMinutes: 0.01 }],
+      args: [{ loopCount: 10_000, loopIntervalSeconds: 0.5, waitMinutes: 0.01 }],
     });
   });
 

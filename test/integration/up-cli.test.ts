@@ -8,7 +8,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +39,7 @@ describe('autofix up', () => {
   test('starts server, worker and daemon; stops cleanly on SIGINT; the next start resumes the same daemon', async () => {
     const [port, uiPort] = [await freePort(), await freePort()];
     const config = path.join(tmp, 'error_patterns.json');
-    writeFileSync(config, JSON.stringify({ error_patterns: [], daemon: { data_dir: path.join(tmp, 'data') }, health_checks: { postgres: { enabled: false }, redis: { enabled: false } } }));
+    writeFileSync(config, JSON.stringify({ error_patterns: [], daemon: { data_dir: path.join(tmp, 'data'), log_file: path.join(tmp, 'data', 'logs', 'auto_fix.log') }, health_checks: { postgres: { enabled: false }, redis: { enabled: false } } }));
     const env: NodeJS.ProcessEnv = { ...process.env, AUTOFIX_DATA_DIR: path.join(tmp, 'data'), AUTOFIX_TEMPORAL_PORT: String(port), AUTOFIX_UI_PORT: String(uiPort), AUTOFIX_LOG_LEVEL: 'WARN' };
     delete env.TEMPORAL_ADDRESS;
     const start = (): { child: ChildProcess; out: () => string } => {
@@ -69,6 +69,9 @@ describe('autofix up', () => {
       });
       assert.equal(s1.running, true);
       assert.equal(s1.paused, false);
+      // Histories, incidents and their payloads are for the worker alone.
+      assert.equal(statSync(path.join(tmp, 'data', 'temporal')).mode & 0o777, 0o700);
+      assert.equal(statSync(path.join(tmp, 'data', 'temporal', 'dev.db')).mode & 0o777, 0o600);
       assert.equal(typeof s1.iteration, 'number');
       assert.equal(typeof s1.loop, 'number');
       // A second `up` while one runs says so instead of starting a second server on the same file.
@@ -104,7 +107,7 @@ describe('autofix up', () => {
     assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
   });
 
-  test('a gRPC port held by another program: the error names the port and the fix', async () => {
+  test('a gRPC port held by another program: the error names the port, the process and the fix', async () => {
     const holder = net.createServer().listen(0, '127.0.0.1');
     await new Promise((r) => holder.once('listening', r));
     const port = (holder.address() as net.AddressInfo).port;
@@ -113,7 +116,8 @@ describe('autofix up', () => {
       delete env.TEMPORAL_ADDRESS;
       const r = await cli(['up', '--metrics', 'off'], env);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, new RegExp(`port ${port} \\(gRPC\\).*already in use`));
+      // The holder (this test process) is named with its pid and command line, read from /proc.
+      assert.match(r.stderr, new RegExp(`port ${port} \\(gRPC\\).*already in use by pid ${process.pid} \\([^)]*node`));
     } finally {
       holder.close();
     }

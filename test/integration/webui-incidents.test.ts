@@ -130,7 +130,7 @@ describe('incidents in the Temporal Web UI', () => {
     await openListUntilListed(page, `AutofixPattern='${pFix}'`, fixed.incidentId);
     await page.getByRole('link', { name: fixed.incidentId, exact: true }).click();
     await page.waitForURL(new RegExp(`/workflows/${fixed.incidentId}/[0-9a-f-]+/history`), { timeout: 60_000 });
-    const activities = ['backupForAction', 'runAction', 'verifyIncident', 'notify'];
+    const activities = ['planSaga', 'backupForAction', 'runAction', 'verifyIncident', 'recordOutcome'];
     const text = await waitForText(
       page,
       'the event history with the saga\u2019s activities',

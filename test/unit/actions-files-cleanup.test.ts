@@ -2,9 +2,9 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { tempFileCleanup } from '../../src/activities/actions/temp-file-cleanup';
-import { oldFileCleanup } from '../../src/activities/actions/old-file-cleanup';
-import { backupTargets, restoreBackup } from '../../src/activities/backup';
+import { tempFileCleanup } from '../../src/actions/temp-file-cleanup';
+import { oldFileCleanup } from '../../src/actions/old-file-cleanup';
+import { backupTargets, restoreBackup } from '../../src/backup';
 import { failureOf, makeConfig, makeCtx, makeFixture, sha256, snapshotTree, writeFile } from './actions-files-fixture';
 
 const HOUR = 3600_000;
@@ -42,7 +42,7 @@ describe('temp_file_cleanup', () => {
     const plan = await tempFileCleanup.plan(ctx, { type: 'temp_file_cleanup', max_age_hours: 2 });
     assert.deepEqual(snapshotTree(tmpDir), before);
     assert.deepEqual(plan.targets.map((t) => t.path), [a]);
-    const ref = await backupTargets(plan.targets, { backupRoot: path.join(fx.dataDir, 'backups'), incidentId: 'tc', label: '01-temp_file_cleanup' });
+    const ref = await backupTargets(plan.targets, { backupRoot: path.join(fx.dataDir, 'backups'), incidentId: 'tc', runId: 'run-1', label: '01-temp_file_cleanup', roots: [fx.root] });
     const r = await tempFileCleanup.run(ctx, { type: 'temp_file_cleanup', max_age_hours: 2 });
     assert.deepEqual(r.changed, [a]);
     assert.equal(fs.existsSync(a), false);

@@ -2,9 +2,9 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createMissingDirs } from '../../src/activities/actions/create-missing-dirs';
-import { fixPermissions } from '../../src/activities/actions/fix-permissions';
-import { backupTargets, restoreBackup } from '../../src/activities/backup';
+import { createMissingDirs } from '../../src/actions/create-missing-dirs';
+import { fixPermissions } from '../../src/actions/fix-permissions';
+import { backupTargets, restoreBackup } from '../../src/backup';
 import { failureOf, makeConfig, makeCtx, makeFixture, snapshotTree, writeFile } from './actions-files-fixture';
 
 // As root the tests give real other owners; otherwise the only owner we may set is our own.
@@ -39,7 +39,7 @@ describe('create_missing_dirs', () => {
     const dirs = { cache: path.join(fx.root, 'srv', 'cache'), other: path.join(fx.root, 'srv', 'other') };
     const ctx = makeCtx(makeConfig(fx, { directories: dirs, owner: user.name, group: group.name }));
     const plan = await createMissingDirs.plan(ctx, { type: 'create_missing_dirs', names: ['cache'] });
-    const ref = await backupTargets(plan.targets, { backupRoot: path.join(fx.dataDir, 'backups'), incidentId: 'cmd', label: '01-create_missing_dirs' });
+    const ref = await backupTargets(plan.targets, { backupRoot: path.join(fx.dataDir, 'backups'), incidentId: 'cmd', runId: 'run-1', label: '01-create_missing_dirs', roots: [fx.root] });
     await createMissingDirs.run(ctx, { type: 'create_missing_dirs', names: ['cache'] });
     const st = fs.statSync(dirs.cache);
     assert.equal(st.uid, user.uid);
@@ -89,7 +89,7 @@ describe('fix_permissions', () => {
     const plan = await fixPermissions.plan(ctx, { type: 'fix_permissions' });
     assert.deepEqual(snapshotTree(fx.root), before);
     assert.ok(plan.targets.every((t) => t.metadataOnly));
-    const ref = await backupTargets(plan.targets, { backupRoot: path.join(fx.dataDir, 'backups'), incidentId: 'fp', label: '01-fix_permissions' });
+    const ref = await backupTargets(plan.targets, { backupRoot: path.join(fx.dataDir, 'backups'), incidentId: 'fp', runId: 'run-1', label: '01-fix_permissions', roots: [fx.root] });
     const r = await fixPermissions.run(ctx, { type: 'fix_permissions' });
     assert.equal(modeOf(secret), 0o600);
     assert.equal(modeOf(tree), 0o750);

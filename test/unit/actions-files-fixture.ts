@@ -9,7 +9,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
-import type { ActionContext } from '../../src/activities/actions/types';
+import type { ActionContext } from '../../src/actions/types';
 
 export interface Fixture {
   /** realpath of the temp dir. */
@@ -35,7 +35,7 @@ export function makeFixture(): Fixture {
 /** A validated config whose managed root is the fixture's root; `managed` merges over it. */
 export function makeConfig(fx: Fixture, managed: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Config {
   return parseConfig(
-    { error_patterns: [], daemon: { data_dir: fx.dataDir }, managed: { roots: [fx.root], ...managed }, ...extra },
+    { error_patterns: [], daemon: { data_dir: fx.dataDir, log_file: path.join(fx.dataDir, 'logs', 'auto_fix.log') }, managed: { roots: [fx.root], ...managed }, ...extra },
     path.join(fx.tmp, 'error_patterns.json'),
     {},
   );

@@ -1,12 +1,13 @@
 /**
  * service_restart with an injected command runner, where the real effect (systemctl) is
- * impossible here: the exact default argv, the config error and a failing command.
+ * impossible here: the exact default argv, the config error and a failing command. These
+ * services have no live probe, so they say `confirm: false` (see the integration tests).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { restartService, serviceRestart } from '../../src/activities/actions/service-restart';
-import type { CommandRunner } from '../../src/activities/processes/run-command';
-import { runCommand, truncate } from '../../src/activities/processes/run-command';
+import { restartService, serviceRestart } from '../../src/actions/service-restart';
+import type { CommandRunner } from '../../src/processes/run-command';
+import { runCommand, truncate } from '../../src/processes/run-command';
 import { makeConfig, makeCtx, tempDir } from '../integration/actions-proc-fixtures';
 
 function recorder(code = 0, stderr = ''): { runner: CommandRunner; calls: string[][] } {
@@ -19,7 +20,7 @@ function recorder(code = 0, stderr = ''): { runner: CommandRunner; calls: string
 }
 
 void test('default argv is systemctl restart <unit>, else the service name', async () => {
-  const config = makeConfig(tempDir(), { services: { web: { unit: 'gunicorn-app.service' }, redis: {} } });
+  const config = makeConfig(tempDir(), { services: { web: { unit: 'gunicorn-app.service', confirm: false }, redis: { confirm: false } } });
   const ctx = makeCtx(config);
   const { runner, calls } = recorder();
   const r = await restartService(ctx, { type: 'service_restart', service: 'web' }, { runner });
@@ -31,6 +32,7 @@ void test('default argv is systemctl restart <unit>, else the service name', asy
   assert.deepEqual(r.changed, ['service:web']);
   const plan = await serviceRestart.plan(ctx, { type: 'service_restart', service: 'web' });
   assert.deepEqual(plan.steps, ['run ["systemctl","restart","gunicorn-app.service"]']);
+  assert.match(r.summary, /^not confirmed \(services\.web\.confirm is false; no health check\); restarted web$/);
 });
 
 void test('an unknown service is a non-retryable ConfigError naming the defined ones', async () => {
@@ -44,7 +46,7 @@ void test('an unknown service is a non-retryable ConfigError naming the defined 
 });
 
 void test('a failing restart command is a plain (retryable) Error carrying its stderr', async () => {
-  const ctx = makeCtx(makeConfig(tempDir(), { services: { web: {} } }));
+  const ctx = makeCtx(makeConfig(tempDir(), { services: { web: { confirm: false } } }));
   const { runner } = recorder(1, 'Unit web.service not found.');
   await assert.rejects(restartService(ctx, { type: 'service_restart', service: 'web' }, { runner }), (e: Error) => {
     assert.equal(e.constructor, Error);

@@ -35,7 +35,15 @@ test("the seed's error_patterns.json loads unchanged, with defaults for everythi
   assert.equal(cfg.health_checks.disk.threshold_percent, 90);
   assert.equal(cfg.health_checks.memory.threshold_percent, 85);
   assert.equal(cfg.health_checks.http.interval_seconds, 30);
-  assert.equal(cfg.daemon.log_file, path.join(path.resolve(tmp, '../data'), 'logs', 'auto_fix.log'));
+  // The seed's layout: run from backend/scripts with --log-file ../logs/auto_fix.log.
+  assert.equal(cfg.daemon.log_file, path.resolve(tmp, '../logs/auto_fix.log'));
+  assert.equal(cfg.daemon.alerts_file, path.resolve(tmp, '../logs/alerts.log'));
+  assert.equal(cfg.daemon.data_dir, path.resolve(tmp, '../autofix'));
+  assert.equal(cfg.watch.start_at, 'end');
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(cfg.health_checks).map(([k, v]) => [k, v.critical])),
+    { postgres: true, redis: false, disk: true, memory: false, http: true, ports: false },
+  );
 });
 
 test('the shipped default config is valid and has all twelve pattern ids', () => {
@@ -56,11 +64,11 @@ const bad: Array<[string, unknown, RegExp]> = [
   ['bad-severity', { error_patterns: [{ ...seed.error_patterns[0], severity: 'fatal' }] }, /\$\.error_patterns\[0\]\.severity: .*warning.*error.*critical/],
   ['unknown-action', { error_patterns: [{ ...seed.error_patterns[0], actions: [{ type: 'reboot_server' }] }] }, /\$\.error_patterns\[0\]\.actions\[0\]\.type/],
   ['bad-regex', { error_patterns: [{ ...seed.error_patterns[0], pattern: '(unclosed' }] }, /\$\.error_patterns\[0\]\.pattern: not a valid regular expression/],
-  ['redos', { error_patterns: [{ ...seed.error_patterns[0], pattern: '(a+)+$' }] }, /\$\.error_patterns\[0\]\.pattern: .*backtrack/],
+  ['redos', { error_patterns: [{ ...seed.error_patterns[0], pattern: '(a+)+$' }] }, /\$\.error_patterns\[0\]\.pattern: refused: exponential backtracking .*attack string: 'a'/],
   ['undefined-service', { error_patterns: [{ ...seed.error_patterns[0], actions: [{ type: 'service_restart', service: 'nginx' }] }] }, /\$\.error_patterns\[0\]\.actions\[0\]\.service: service "nginx" is not defined/],
   ['duplicate-id', { error_patterns: [seed.error_patterns[0], seed.error_patterns[0]] }, /\$\.error_patterns\[1\]\.id: duplicate id/],
   ['wrong-type', { ...seed, auto_fix_config: { max_retries: 'three' } }, /\$\.auto_fix_config\.max_retries: .*number/],
-  ['not-json', '{"error_patterns": [', /\$: not valid JSON: .*line 1, column/],
+  ['not-json', '{"error_patterns": [', /\$\.error_patterns\[0\]: not valid JSON: .*line 1, column 21/],
 ];
 for (const [name, body, expected] of bad) {
   test(`a bad config (${name}) is refused with the file, the JSON path and what was expected`, () => {
@@ -87,4 +95,19 @@ test('`autofix config check` exits 2 on a bad file and 0 on a good one; `config 
   assert.match(ok.stdout, /^ok: /);
   const schema = configJsonSchema() as { properties?: Record<string, unknown> };
   assert.ok(schema.properties?.error_patterns && schema.properties.auto_fix_config);
+});
+
+test('create-mode rotation without a reopen step is refused at load, naming the JSON path; backups defaults and paths', () => {
+  const f = write('create-no-reopen.json', { ...seed, managed: { log_rotate: { copy_truncate: false } } });
+  assert.throws(
+    () => loadConfig(f, {}),
+    (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path === '$.managed.log_rotate.copy_truncate' && /reopen.*postrotate/.test(i.message)),
+  );
+  const unknown = write('reopen-unknown.json', { ...seed, managed: { log_rotate: { copy_truncate: false, reopen: { service: 'nope' } } } });
+  assert.throws(() => loadConfig(unknown, {}), (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path === '$.managed.log_rotate.reopen.service'));
+  const ok = loadConfig(write('create-ok.json', { ...seed, services: { flask: { process_match: 'gunicorn .*' } }, managed: { log_rotate: { copy_truncate: false, reopen: { service: 'flask' } } }, backups: { dir: 'b' } }), {});
+  assert.equal(ok.managed.log_rotate.reopen?.signal, 'HUP');
+  assert.equal(ok.backups.dir, path.join(tmp, 'b'));
+  assert.equal(ok.backups.max_age_days, 14);
+  assert.equal(ok.backups.max_total_mb, 1024);
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { requireTool } from '../helpers/tools';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -24,8 +25,8 @@ interface Compose {
 
 /** `docker-compose config` (interpolated, normalized) parsed with Python's YAML (a docker-compose dependency). */
 function composeConfig(): Compose {
-  const yamlText = execFileSync('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: ROOT, encoding: 'utf8' });
-  const json = execFileSync('python3', ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], {
+  const yamlText = execFileSync(requireTool('docker-compose'), ['-f', 'docker-compose.yml', 'config'], { cwd: ROOT, encoding: 'utf8' });
+  const json = execFileSync(requireTool('python3'), ['-c', 'import json,sys,yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], {
     input: yamlText,
     encoding: 'utf8',
   });
@@ -36,7 +37,7 @@ const ONE_SHOTS = ['temporal-schema', 'temporal-setup', 'autofix-start'];
 const LONG_RUNNING = ['temporal-postgresql', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'app-postgres', 'app-redis', 'autofix-worker'];
 
 void test('docker-compose config -q accepts docker-compose.yml', () => {
-  const r = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(requireTool('docker-compose'), ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), /^version:/m);
 });
@@ -50,7 +51,7 @@ void test('the stack has every service; long-running ones have health checks, on
     assert.equal(c.services[name]?.restart, 'unless-stopped', `${name} restarts`);
   }
   for (const name of ONE_SHOTS) assert.equal(c.services[name]?.restart, 'no', `${name} is one-shot`);
-  assert.deepEqual(Object.keys(c.volumes ?? {}).sort(), ['app-pgdata', 'app-redisdata', 'autofix-data', 'temporal-pgdata']);
+  assert.deepEqual(Object.keys(c.volumes ?? {}).sort(), ['app-pgdata', 'app-redisdata', 'autofix-data', 'autofix-logs', 'temporal-pgdata']);
 });
 
 void test('start order follows health and completed setup', () => {
@@ -77,14 +78,15 @@ void test('Temporal and the monitored app use separate PostgreSQL servers and pi
   assert.equal(c.services['temporal-ui']?.environment?.TEMPORAL_ADDRESS, 'temporal:7233');
   assert.match(c.services['autofix-worker']?.environment?.DATABASE_URL ?? '', /@app-postgres:5432\/app$/);
   assert.equal(c.services['autofix-worker']?.environment?.REDIS_URL, 'redis://app-redis:6379/0');
-  assert.deepEqual(c.services['autofix-start']?.command, ['node', 'bin/autofix', 'run', '--continuous']);
+  assert.deepEqual(c.services['autofix-start']?.command, ['node', 'bin/autofix', 'run', '--continuous', '--attach']);
 });
 
 void test('the worker mounts the config read-only and its data on a named volume', () => {
   const vols = composeConfig().services['autofix-worker']?.volumes ?? [];
   const spec = vols.map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}${v.read_only ? ':ro' : ''}`));
   assert.ok(spec.some((v) => v.endsWith(':/app/config:ro')), spec.join(', '));
-  assert.ok(spec.some((v) => /^autofix-data:\/app\/data(:rw)?$/.test(v)), spec.join(', '));
+  assert.ok(spec.some((v) => /^autofix-data:\/app\/autofix(:rw)?$/.test(v)), spec.join(', '));
+  assert.ok(spec.some((v) => /^autofix-logs:\/app\/logs(:rw)?$/.test(v)), spec.join(', '));
 });
 
 void test('the setup scripts are valid sh and register the namespace and all five search attributes', () => {

@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { renderSudoers, restartArgvOf, sudoersRules, UnsafeServiceCommandError } from '../../src/deploy';
+import { requireTool } from '../helpers/tools';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const VISUDO = ['/usr/sbin/visudo', '/usr/bin/visudo'].find((p) => spawnSync(p, ['-V']).status === 0) ?? 'visudo';
 const EXAMPLE_SERVICES = {
   flask: { unit: 'flask.service' },
   postgresql: { unit: 'postgresql.service' },
@@ -23,7 +23,7 @@ function visudoCheck(text: string): { status: number | null; output: string } {
   try {
     const file = path.join(dir, 'autofix');
     writeFileSync(file, text, { mode: 0o440 });
-    const r = spawnSync(VISUDO, ['-cf', file], { encoding: 'utf8' });
+    const r = spawnSync(requireTool('visudo'), ['-cf', file], { encoding: 'utf8' });
     return { status: r.status, output: `${r.stdout}${r.stderr}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -46,7 +46,7 @@ void test('the rendered sudoers file passes visudo -cf and lists exactly the con
 void test('the committed deploy/sudoers/autofix is what the renderer produces for the example services', () => {
   const committed = readFileSync(path.join(ROOT, 'deploy/sudoers/autofix'), 'utf8');
   assert.equal(committed, renderSudoers({ services: svc(EXAMPLE_SERVICES) }, 'www-data'));
-  assert.equal(execFileSync(VISUDO, ['-cf', path.join(ROOT, 'deploy/sudoers/autofix')], { encoding: 'utf8' }).includes('parsed OK'), true);
+  assert.equal(execFileSync(requireTool('visudo'), ['-cf', path.join(ROOT, 'deploy/sudoers/autofix')], { encoding: 'utf8' }).includes('parsed OK'), true);
 });
 
 void test('a restart argv defaults to systemctl restart <unit>, the unit to the service name', () => {

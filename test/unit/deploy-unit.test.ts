@@ -5,32 +5,38 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { renderEnvFile, renderUnit } from '../../src/deploy';
+import { renderDaemonUnit, renderEnvFile, renderUnit } from '../../src/deploy';
+import { requireTool } from '../helpers/tools';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-void test('systemd-analyze verify accepts the rendered unit without a warning', () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'autofix-unit-'));
-  try {
-    // verify checks that ExecStart's binary exists: point it at this node and a real bin/autofix.
-    mkdirSync(path.join(dir, 'bin'));
-    copyFileSync(path.join(ROOT, 'bin/autofix'), path.join(dir, 'bin/autofix'));
-    const unit = path.join(dir, 'autofix-worker.service');
-    writeFileSync(unit, renderUnit({ prefix: dir, nodePath: process.execPath }));
-    const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr.trim(), '', 'no warnings (unknown keys, bad values)');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+for (const [name, render] of [
+  ['autofix-worker.service', renderUnit],
+  ['auto-fix-daemon.service', renderDaemonUnit],
+] as const) {
+  void test(`systemd-analyze verify accepts ${name} without a warning`, () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'autofix-unit-'));
+    try {
+      // verify checks that ExecStart's binary exists: point it at this node and a real bin/autofix.
+      mkdirSync(path.join(dir, 'bin'));
+      copyFileSync(path.join(ROOT, 'bin/autofix'), path.join(dir, 'bin/autofix'));
+      const unit = path.join(dir, name);
+      writeFileSync(unit, render({ prefix: dir, nodePath: process.execPath }));
+      const r = spawnSync(requireTool('systemd-analyze'), ['verify', unit], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr.trim(), '', 'no warnings (unknown keys, bad values)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
 
 void test('systemd-analyze verify fails for a unit whose node does not exist (the check is real)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'autofix-unit-'));
   try {
     const unit = path.join(dir, 'autofix-worker.service');
     writeFileSync(unit, renderUnit({ prefix: dir, nodePath: '/nonexistent/node' }));
-    assert.notEqual(spawnSync('systemd-analyze', ['verify', unit]).status, 0);
+    assert.notEqual(spawnSync(requireTool('systemd-analyze'), ['verify', unit]).status, 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -58,8 +64,38 @@ void test('the unit carries the seed limits, the user and a sudo-compatible sand
   }
 });
 
-void test('the committed unit and env example are what the renderers produce', () => {
+void test('auto-fix-daemon.service: one process (up) with its state in /var/lib/autofix, the seed limits and a sudo-compatible sandbox', () => {
+  const text = renderDaemonUnit();
+  for (const line of [
+    'User=www-data',
+    'ExecStart=/usr/bin/node /opt/autofix/bin/autofix up',
+    'StateDirectory=autofix',
+    'Environment=AUTOFIX_DATA_DIR=/var/lib/autofix',
+    'Environment=TEMPORAL_CLI_PATH=/usr/local/bin/temporal',
+    'EnvironmentFile=-/etc/autofix/autofix.env',
+    'KillMode=mixed',
+    'KillSignal=SIGTERM',
+    'Restart=on-failure',
+    'CPUQuota=50%',
+    'MemoryMax=768M',
+    'PrivateTmp=true',
+    'NoNewPrivileges=no',
+  ]) {
+    assert.ok(text.split('\n').includes(line), `missing ${line}`);
+  }
+  for (const key of ['RestrictSUIDSGID', 'SystemCallFilter', 'ProtectKernelTunables', 'PrivateDevices', 'LockPersonality', 'RestrictNamespaces']) {
+    assert.doesNotMatch(text, new RegExp(`^${key}=`, 'm'));
+  }
+  // The env file leaves TEMPORAL_ADDRESS unset, so the daemon unit runs its own server.
+  assert.doesNotMatch(renderEnvFile(), /^TEMPORAL_ADDRESS=/m);
+  assert.match(renderEnvFile({ temporalAddress: 'temporal.example:7233' }), /^TEMPORAL_ADDRESS=temporal\.example:7233$/m);
+  assert.throws(() => renderDaemonUnit({ stateDirectory: '../etc' }), /stateDirectory: /);
+  assert.throws(() => renderDaemonUnit({ temporalCliPath: 'temporal' }), /temporalCliPath: /);
+});
+
+void test('the committed units and env example are what the renderers produce', () => {
   assert.equal(readFileSync(path.join(ROOT, 'deploy/systemd/autofix-worker.service'), 'utf8'), renderUnit());
+  assert.equal(readFileSync(path.join(ROOT, 'deploy/systemd/auto-fix-daemon.service'), 'utf8'), renderDaemonUnit());
   assert.equal(readFileSync(path.join(ROOT, 'deploy/autofix.env.example'), 'utf8'), renderEnvFile());
 });
 

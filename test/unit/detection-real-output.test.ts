@@ -14,6 +14,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/load';
 import { compileMatcher } from '../../src/detection/matcher';
 import { scanFilesFromStart } from '../../src/detection/log-scanner';
+import { requireTool } from '../helpers/tools';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const cfg = loadConfig(path.join(ROOT, 'config/error_patterns.json'));
@@ -35,9 +36,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Scans text written to a fresh log; returns id → count. */
-async function classify(text: string): Promise<Record<string, number>> {
-  const file = path.join(dir, `t-${Math.random().toString(36).slice(2)}.log`);
+/** Scans text written to a fresh log (named `<kind>-….log`: the shipped patterns are scoped by file name); returns id → count. */
+async function classify(text: string, kind: 'app' | 'access' = 'app'): Promise<Record<string, number>> {
+  const file = path.join(dir, `${kind}-${Math.random().toString(36).slice(2)}.log`);
   fs.writeFileSync(file, text.endsWith('\n') ? text : text + '\n');
   const out: Record<string, number> = {};
   for (const d of await scanFilesFromStart([file], matcher)) out[d.id] = d.count;
@@ -47,6 +48,7 @@ async function classify(text: string): Promise<Record<string, number>> {
 const py = (code: string) => run('python3', ['-c', code]);
 
 before(() => {
+  for (const tool of ['python3', 'curl', 'openssl', 'psql', 'redis-cli', 'runuser']) requireTool(tool);
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'autofix-'));
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -115,7 +117,7 @@ test('real http.server access log: 37 x 500 and 3 x 404', async () => {
   }
   const text = fs.readFileSync(logFile, 'utf8');
   assert.match(text, /"GET \/boom HTTP\/1.1" 500 -/);
-  const got = await classify(text);
+  const got = await classify(text, 'access');
   assert.equal(got.http_5xx, 37);
   assert.equal(got.http_4xx, 3);
 });

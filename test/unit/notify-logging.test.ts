@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { alertsLogPath, autoFixLogPath, formatAlertLine, formatLogLine, writeAutoFixLog, appendAlert } from '../../src/activities/logging/auto-fix-log';
-import { reserveKey, releaseKey, dedupeFile } from '../../src/activities/notify/dedupe';
-import { selectChannels, severityAtLeast } from '../../src/activities/notify';
-import { webhookBody } from '../../src/activities/notify/webhook';
+import { alertsLogPath, autoFixLogPath, formatAlertLine, formatLogLine, writeAutoFixLog, appendAlert } from '../../src/logging/auto-fix-log';
+import { beginDelivery, dedupeFile, endDelivery, readDeliveryState, recordSent, takeDuePending } from '../../src/notify/dedupe';
+import { selectChannels, severityAtLeast } from '../../src/notify';
+import { webhookBody } from '../../src/notify/webhook';
 import { makeConfig, tempDir } from '../integration/actions-proc-fixtures';
 
 void test('auto_fix.log lines have the seed format exactly', () => {
@@ -45,15 +45,42 @@ void test('log files are created with their directory, appended, and rotated kee
   for (const l of all) assert.doesNotThrow(() => JSON.parse(l), `not a whole JSON line: ${l}`);
 });
 
-void test('dedupe keys are reserved once, released on failure, and a corrupt state file is ignored', async () => {
+void test('delivery state: a channel counts as sent only once recorded; owed channels back off; a corrupt state file is ignored', async () => {
   const dir = tempDir();
-  const results = await Promise.all([reserveKey(dir, 'k'), reserveKey(dir, 'k'), reserveKey(dir, 'k')]);
-  assert.deepEqual(results.filter(Boolean).length, 1);
-  await releaseKey(dir, 'k');
-  assert.equal(await reserveKey(dir, 'k'), true);
-  assert.equal(await reserveKey(dir, 'k', Date.now() + 25 * 3600 * 1000), true, 'expired after the TTL');
+  const alert = { severity: 'error' as const, message: 'm', dedupeKey: 'k' };
+  assert.deepEqual([...(await beginDelivery(dir, 'k', alert, ['alerts', 'webhook']))], []);
+  await recordSent(dir, 'k', 'alerts');
+  // A crash here (webhook in flight): a second attempt owes only the webhook.
+  assert.deepEqual([...(await beginDelivery(dir, 'k', alert, ['alerts', 'webhook']))], ['alerts']);
+  await endDelivery(dir, 'k', new Map([['webhook', 'HTTP 500']]), []);
+  const s = (await readDeliveryState(dir)).k!;
+  assert.deepEqual(s.pending?.channels, ['webhook']);
+  assert.equal(s.pending?.attempts, 1);
+  assert.ok((s.pending?.nextAt ?? 0) > Date.now(), 'backed off');
+  assert.deepEqual((await takeDuePending(dir, 10)).due, [], 'not due before its backoff');
+  await recordSent(dir, 'k', 'webhook');
+  assert.equal((await readDeliveryState(dir)).k?.pending, undefined);
+  assert.deepEqual([...(await beginDelivery(dir, 'k', alert, ['alerts', 'webhook']))].sort(), ['alerts', 'webhook']);
   writeFileSync(dedupeFile(dir), '{not json');
-  assert.equal(await reserveKey(dir, 'k'), true);
+  assert.deepEqual([...(await beginDelivery(dir, 'k', alert, ['alerts']))], []);
+  // The older format (key → time reserved) counts as every channel sent.
+  writeFileSync(dedupeFile(dir), JSON.stringify({ old: Date.now() }));
+  assert.deepEqual([...(await beginDelivery(dir, 'old', { ...alert, dedupeKey: 'old' }, ['alerts', 'email']))].sort(), ['alerts', 'email']);
+});
+
+void test('a delivery in flight is leased: the retry loop does not take it, nor do two retriers take the same key', async () => {
+  const dir = tempDir();
+  const alert = { severity: 'error' as const, message: 'm', dedupeKey: 'k' };
+  await beginDelivery(dir, 'k', alert, ['alerts', 'webhook'], 60_000);
+  assert.deepEqual((await takeDuePending(dir, 10)).due, [], 'being sent right now: not due');
+  // A crash mid-delivery: owed, and due once the lease has passed.
+  const state = JSON.parse(readFileSync(dedupeFile(dir), 'utf8')) as Record<string, { pending: { nextAt: number } }>;
+  state.k!.pending.nextAt = Date.now() - 1;
+  writeFileSync(dedupeFile(dir), JSON.stringify(state));
+  const [first, second] = await Promise.all([takeDuePending(dir, 10, 60_000), takeDuePending(dir, 10, 60_000)]);
+  assert.deepEqual([first.due.length, second.due.length].sort(), [0, 1], 'one retrier takes it');
+  assert.deepEqual((await takeDuePending(dir, 10)).due, [], 'leased to that retrier');
+  assert.deepEqual((await readDeliveryState(dir)).k?.pending?.channels, ['alerts', 'webhook'], 'still owed until sent');
 });
 
 void test('channel selection honours enable_notifications, the channel list and min_severity', () => {

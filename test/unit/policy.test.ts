@@ -1,7 +1,10 @@
 /** Pure decision logic: due checks, pause, cooldown, flap guard, incident ids. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ageFixMemory, checkIntervals, decideFix, dueChecks, fixesInWindow, incidentId, isPaused, sagaTimeLimitMs, type FixDecisionInput } from '../../src/policy';
+import { ageFixMemory, decideFix, dueChecks, fixesInWindow, incidentId, isPaused, sagaTimeLimitMs, type FixDecisionInput } from '../../src/policy';
+import { HEALTH_SECTIONS, LOOP_CHECKS, PROBE_KINDS, PROBE_NAMES } from '../../src/policy/checks';
+import { PROBES, checkIntervals } from '../../src/probes';
+import { parseConfig } from '../../src/config/load';
 
 const flap = { max_fixes: 3, window_minutes: 30, reset_after_minutes: 60 };
 const base: FixDecisionInput = { autoFix: true, hasActions: true, paused: false, inProgress: false, memory: undefined, cooldownSeconds: 300, flap, now: 10_000_000 };
@@ -71,17 +74,28 @@ test('incidentId is deterministic per pattern, bucket and host', () => {
   assert.equal(incidentId('db_connection', t, 300, 'web1'), 'incident-web1-db_connection-20251228T103000Z');
 });
 
-test('checkIntervals lists only checks that have something to check', () => {
-  const base = {
-    postgres: { enabled: true, interval_seconds: 60 },
-    redis: { enabled: false, interval_seconds: 60 },
-    disk: { enabled: true, interval_seconds: 300 },
-    memory: { enabled: true, interval_seconds: 300 },
-    http: { enabled: true, interval_seconds: 30, endpoints: [] },
-    ports: { enabled: true, interval_seconds: 60, expect_listening: [{ port: 5000, name: 'flask' }] },
-  };
-  const got = checkIntervals({ health_checks: base as never });
-  assert.deepEqual(got, { json: 0, postgres: 60, disk: 300, memory: 300, ports: 60 });
+test('checkIntervals (from the probe registry) lists only checks that have something to check', () => {
+  const cfg = parseConfig(
+    {
+      error_patterns: [],
+      health_checks: {
+        redis: { enabled: false },
+        http: { interval_seconds: 30, endpoints: [] },
+        ports: { expect_listening: [{ port: 5000, name: 'flask' }] },
+      },
+    },
+    '/etc/autofix/error_patterns.json',
+    {},
+  );
+  assert.deepEqual(checkIntervals(cfg), { json: 0, postgres: 60, disk: 300, memory: 300, ports: 60 });
+  const withHttps = parseConfig({ error_patterns: [], health_checks: { http: { endpoints: [{ name: 'a', url: 'https://a.example/' }] } } }, '/x.json', {});
+  assert.equal(checkIntervals(withHttps).http, 30, 'the http section runs when its http or tls probe applies');
+});
+
+test('the check names have one source: the probe registry implements exactly the declared kinds', () => {
+  assert.deepEqual(Object.keys(PROBES), [...PROBE_NAMES]);
+  for (const [name, probe] of Object.entries(PROBES)) assert.deepEqual({ section: probe.section, check: probe.check }, PROBE_KINDS[name as keyof typeof PROBE_KINDS]);
+  assert.deepEqual([...LOOP_CHECKS], ['json', ...HEALTH_SECTIONS]);
 });
 
 test('sagaTimeLimitMs covers every attempt timing out and every backoff', () => {

@@ -1,9 +1,12 @@
 /** Pure parts of the probes: detections from a report, overall status, /proc/net/tcp parsing. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { healthDetections, overallStatus, type HealthReport } from '../../src/activities/probes';
-import { parseProcNetTcp } from '../../src/activities/probes/port-owners';
-import { parseConfig } from '../../src/config/load';
+import { healthDetections, overallStatus, type HealthReport } from '../../src/probes';
+import { parseProcNetTcp } from '../../src/proc';
+import path from 'node:path';
+import { loadConfig, parseConfig } from '../../src/config/load';
+import { isDown } from '../../src/probes/availability';
+import { compileMatcher } from '../../src/detection/matcher';
 
 const pattern = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -166,4 +169,83 @@ void test('parseProcNetTcp: ports, states and inodes of IPv4 and IPv6 rows', () 
     { port: 54321, state: '01', inode: '67890' },
     { port: 6379, state: '0A', inode: '555' },
   ]);
+});
+
+void test('healthDetections: a connection check refusing us raises the :refused pattern, never the restart pattern', () => {
+  const refusing = (code: string): HealthReport => ({
+    timestamp: '',
+    overall_status: 'unhealthy',
+    checks: {
+      database_connection: { status: 'unhealthy', message: `accepting connections but refusing this one (${code})`, failure: { kind: 'refusing', code } },
+      redis_connection: { status: 'unhealthy', message: 'no PONG, accepting connections but refusing this one', failure: { kind: 'refusing', code: 'NOAUTH' } },
+    },
+  });
+  const ids = [...ALL, 'db_refused', 'redis_refused'];
+  for (const code of ['28P01', '53300', '57P03']) {
+    const d = healthDetections(refusing(code), config(ids.map((id) => pattern(id))));
+    assert.deepEqual(d.map((x) => [x.id, x.file]), [
+      ['db_refused', 'database_connection'],
+      ['redis_refused', 'redis_connection'],
+    ]);
+  }
+  // Without alert-only patterns a refusal raises nothing (it still shows in the health report).
+  assert.deepEqual(healthDetections(refusing('28P01'), config(ALL.map((id) => pattern(id)))), []);
+  // An explicit claim of the plain check name means "down" only.
+  const explicit = config([
+    pattern('pg_restart', { health_checks: ['database_connection'] }),
+    pattern('pg_alert', { health_checks: ['database_connection:refused'] }),
+  ]);
+  assert.deepEqual(healthDetections(refusing('28P01'), explicit).map((x) => x.id), ['pg_alert']);
+  const probeError: HealthReport = {
+    timestamp: '',
+    overall_status: 'unhealthy',
+    checks: { database_connection: { status: 'unhealthy', message: 'the check could not be made', failure: { kind: 'probe_error', code: 'ENOTFOUND' } } },
+  };
+  assert.deepEqual(healthDetections(probeError, explicit).map((x) => x.id), ['pg_alert']);
+  const down: HealthReport = {
+    timestamp: '',
+    overall_status: 'unhealthy',
+    checks: { database_connection: { status: 'unhealthy', message: 'not accepting connections', failure: { kind: 'down', code: 'ECONNREFUSED' } } },
+  };
+  assert.deepEqual(healthDetections(down, explicit).map((x) => x.id), ['pg_restart']);
+});
+
+void test('isDown: only an unhealthy result that is not a refusal or a probe error', () => {
+  const r = (status: 'healthy' | 'unhealthy' | 'unknown' | 'degraded', failure?: unknown) => ({ status, message: '', ...(failure ? { failure } : {}) });
+  assert.equal(isDown(r('unhealthy', { kind: 'down', code: 'ECONNREFUSED' })), true);
+  assert.equal(isDown(r('unhealthy')), true, "the runner's own deadline: nothing answered");
+  assert.equal(isDown(r('unhealthy', { kind: 'refusing', code: '28P01' })), false);
+  assert.equal(isDown(r('unhealthy', { kind: 'probe_error', code: 'ENOTFOUND' })), false);
+  assert.equal(isDown(r('unknown')), false);
+  assert.equal(isDown(r('degraded')), false);
+  assert.equal(isDown(r('healthy')), false);
+});
+
+void test('the shipped config: refusals in app logs are alert-only, dead servers are connection errors', () => {
+  const shipped = loadConfig(path.resolve(__dirname, '../../../config/error_patterns.json'));
+  const m = compileMatcher(shipped.error_patterns);
+  const cls = (line: string) => m.classifyLine(line)?.id;
+  const refused = [
+    'FATAL:  sorry, too many clients already',
+    'psycopg2.OperationalError: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "app"',
+    'sqlalchemy.exc.OperationalError: (psycopg2.OperationalError) FATAL:  remaining connection slots are reserved for non-replication superuser connections',
+    'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  role "app" does not exist',
+    'FATAL:  the database system is starting up',
+    'FATAL:  the database system is in recovery mode',
+    'FATAL:  the database system is shutting down',
+    'FATAL:  no pg_hba.conf entry for host "10.0.0.5", user "app", database "app", no encryption',
+    'asyncpg.exceptions.TooManyConnectionsError: sorry, too many clients already',
+  ];
+  for (const line of refused) assert.equal(cls(line), 'db_refused', line);
+  for (const line of ['redis.exceptions.ConnectionError: max number of clients reached', 'redis.exceptions.AuthenticationError: invalid username-password pair', '[ioredis] Unhandled error event: ReplyError: NOAUTH Authentication required.', 'redis.exceptions.BusyLoadingError: Redis is loading the dataset in memory']) {
+    assert.equal(cls(line), 'redis_refused', line);
+  }
+  for (const line of ['psycopg2.OperationalError: connection to server at "127.0.0.1", port 5432 failed: Connection refused', 'could not connect to server: No such file or directory', 'Error: Connection terminated unexpectedly']) {
+    assert.equal(cls(line), 'db_connection', line);
+  }
+  assert.equal(cls('redis.exceptions.ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused.'), 'redis_connection');
+  for (const id of ['db_refused', 'redis_refused']) {
+    const p = shipped.error_patterns.find((x) => x.id === id);
+    assert.deepEqual(p?.actions.map((a) => a.type), ['alert'], `${id} only alerts`);
+  }
 });

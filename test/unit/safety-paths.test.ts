@@ -2,58 +2,77 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isInside, realpathLoose, resolveInsideRoots } from '../../src/activities/safety/paths';
-import { expandGlob } from '../../src/activities/safety/glob';
-import { emptyDirectory } from '../../src/activities/safety/walk';
-import { fileModeUnderTree, parseMode } from '../../src/activities/safety/modes';
-import { resolveGid, resolveUid } from '../../src/activities/safety/owners';
+import { expandGlob, isInside, openBelow, removalOf, removeEntries, walkTree, withRoots, type Roots } from '../../src/fs-safe';
+import { fileModeUnderTree, parseMode } from '../../src/safety/modes';
+import { resolveGid, resolveUid } from '../../src/proc';
 import { failureOf, makeFixture, sha256, writeFile } from './actions-files-fixture';
 
-describe('resolveInsideRoots', () => {
+/** Opens the directory at `p` through the roots' fd chain (what every action does). */
+async function openInside(roots: Roots, p: string) {
+  const loc = await roots.locate(p);
+  const below = await openBelow(loc.root.dir!, loc.rel);
+  return below;
+}
+
+describe('Roots.locate and the fd chain below a root', () => {
   const fx = makeFixture();
   after(() => fx.cleanup());
   const roots = [fx.root];
 
-  it('returns the realpath of a file inside the root', async () => {
+  it('locates a file inside the root by its real path', async () => {
     const f = writeFile(path.join(fx.root, 'logs', 'app.log'), 'x');
-    assert.equal(await resolveInsideRoots(f, roots), f);
+    assert.equal(await withRoots(roots, async (r) => (await r.locate(f)).path), f);
   });
 
-  it('resolves a path that does not exist yet through its deepest existing ancestor', async () => {
+  it('locates a path that does not exist yet; a symlink inside the root is never followed, even to inside', async () => {
     fs.symlinkSync(path.join(fx.root, 'logs'), path.join(fx.root, 'logs-link'));
-    assert.equal(await resolveInsideRoots(path.join(fx.root, 'logs-link', 'new', 'deeper'), roots), path.join(fx.root, 'logs', 'new', 'deeper'));
+    await withRoots(roots, async (r) => {
+      const loc = await r.locate(path.join(fx.root, 'logs', 'new', 'deeper'));
+      assert.deepEqual(loc.rel, ['logs', 'new', 'deeper']);
+      const below = await openInside(r, path.join(fx.root, 'logs', 'new', 'deeper'));
+      assert.deepEqual(below.rest, ['new', 'deeper']);
+      await below.dir.close();
+      await assert.rejects(openInside(r, path.join(fx.root, 'logs-link', 'new')), failureOf('UnsafePathError', /is a symlink inside a managed root/));
+    });
     assert.equal(fs.existsSync(path.join(fx.root, 'logs', 'new')), false);
   });
 
   it('refuses a symlink that escapes the root, and leaves its target alone', async () => {
     const secret = writeFile(path.join(fx.outside, 'secret.txt'), 'secret');
     const before = sha256(secret);
-    fs.symlinkSync(secret, path.join(fx.root, 'escape'));
-    await assert.rejects(resolveInsideRoots(path.join(fx.root, 'escape'), roots), failureOf('UnsafePathError', /through a symlink\) is outside managed\.roots/));
     fs.symlinkSync(fx.outside, path.join(fx.root, 'escape-dir'));
-    await assert.rejects(resolveInsideRoots(path.join(fx.root, 'escape-dir', 'not-yet'), roots), failureOf('UnsafePathError'));
+    await withRoots(roots, async (r) => {
+      await assert.rejects(openInside(r, path.join(fx.root, 'escape-dir', 'not-yet')), failureOf('UnsafePathError'));
+      await assert.rejects(r.locate(secret), failureOf('UnsafePathError', /is outside managed\.roots/));
+    });
     assert.equal(sha256(secret), before);
   });
 
   it('refuses ".." components even when they would land inside', async () => {
-    await assert.rejects(resolveInsideRoots(`${fx.root}/../outside/secret.txt`, roots), failureOf('UnsafePathError', /"\.\."/));
-    await assert.rejects(resolveInsideRoots(`${fx.root}/logs/../logs/app.log`, roots), failureOf('UnsafePathError'));
+    await withRoots(roots, async (r) => {
+      await assert.rejects(r.locate(`${fx.root}/../outside/secret.txt`), failureOf('UnsafePathError', /"\.\."/));
+      await assert.rejects(r.locate(`${fx.root}/logs/../logs/app.log`), failureOf('UnsafePathError'));
+    });
   });
 
   it('refuses a sibling that only shares the prefix, relative paths, NUL bytes and empty roots', async () => {
     fs.mkdirSync(`${fx.root}-evil`);
-    await assert.rejects(resolveInsideRoots(`${fx.root}-evil/x`, roots), failureOf('UnsafePathError'));
-    await assert.rejects(resolveInsideRoots('root/logs', roots), failureOf('UnsafePathError', /relative/));
-    await assert.rejects(resolveInsideRoots(`${fx.root}/a\0b`, roots), failureOf('UnsafePathError', /NUL/));
-    await assert.rejects(resolveInsideRoots(path.join(fx.root, 'logs'), []), failureOf('UnsafePathError', /managed\.roots is empty/));
-    await assert.rejects(resolveInsideRoots(path.join(fx.root, 'logs'), ['/']), failureOf('ConfigError'));
+    await withRoots(roots, async (r) => {
+      await assert.rejects(r.locate(`${fx.root}-evil/x`), failureOf('UnsafePathError'));
+      await assert.rejects(r.locate('root/logs'), failureOf('UnsafePathError', /relative/));
+      await assert.rejects(r.locate(`${fx.root}/a\0b`), failureOf('UnsafePathError', /NUL/));
+    });
+    await assert.rejects(withRoots([], async () => undefined), failureOf('UnsafePathError', /managed\.roots is empty/));
+    await assert.rejects(withRoots(['/'], async () => undefined), failureOf('ConfigError'));
   });
 
-  it('treats a root reached through a symlink by its realpath', async () => {
+  it('treats a root reached through a symlink (in a trusted directory) by its realpath', async () => {
     const link = path.join(fx.tmp, 'root-link');
     fs.symlinkSync(fx.root, link);
-    assert.equal(await resolveInsideRoots(path.join(fx.root, 'logs', 'app.log'), [link]), path.join(fx.root, 'logs', 'app.log'));
-    assert.equal(await realpathLoose(path.join(link, 'nope')), path.join(fx.root, 'nope'));
+    await withRoots([link], async (r) => {
+      assert.equal((await r.locate(path.join(fx.root, 'logs', 'app.log'))).path, path.join(fx.root, 'logs', 'app.log'));
+      assert.equal((await r.locate(path.join(link, 'nope'))).path, path.join(fx.root, 'nope'));
+    });
   });
 
   it('isInside is component-wise', () => {
@@ -65,7 +84,7 @@ describe('resolveInsideRoots', () => {
   });
 });
 
-describe('expandGlob and emptyDirectory', () => {
+describe('expandGlob and emptying a directory', () => {
   const fx = makeFixture();
   after(() => fx.cleanup());
 
@@ -77,12 +96,14 @@ describe('expandGlob and emptyDirectory', () => {
     writeFile(path.join(fx.outside, 'evil.log'), 'e');
     fs.symlinkSync(path.join(fx.outside, 'evil.log'), path.join(fx.root, 'logs', 'z.log'));
     fs.symlinkSync(fx.outside, path.join(fx.root, 'logs', 'outdir'));
-    const flat = await expandGlob(path.join(fx.root, 'logs', '?.log'), [fx.root]);
-    assert.deepEqual(flat.files, ['a.log', 'b.log'].map((n) => path.join(fx.root, 'logs', n)));
-    assert.deepEqual(flat.skippedSymlinks, [path.join(fx.root, 'logs', 'z.log')]);
-    const deep = await expandGlob(path.join(fx.root, '**', '*.log'), [fx.root]);
-    assert.deepEqual(deep.files, ['a.log', 'b.log', 'sub/c.log'].map((n) => path.join(fx.root, 'logs', n)));
-    await assert.rejects(expandGlob(path.join(fx.outside, '*.log'), [fx.root]), failureOf('UnsafePathError'));
+    await withRoots([fx.root], async (r) => {
+      const flat = await expandGlob(r, path.join(fx.root, 'logs', '?.log'));
+      assert.deepEqual(flat.matches.map((m) => m.loc.path), ['a.log', 'b.log'].map((n) => path.join(fx.root, 'logs', n)));
+      assert.deepEqual(flat.skippedSymlinks, [path.join(fx.root, 'logs', 'z.log')]);
+      const deep = await expandGlob(r, path.join(fx.root, '**', '*.log'));
+      assert.deepEqual(deep.matches.map((m) => m.loc.path), ['a.log', 'b.log', 'sub/c.log'].map((n) => path.join(fx.root, 'logs', n)));
+      await assert.rejects(expandGlob(r, path.join(fx.outside, '*.log')), failureOf('UnsafePathError'));
+    });
   });
 
   it('empties a directory, removing a symlink itself but never its target', async () => {
@@ -90,7 +111,15 @@ describe('expandGlob and emptyDirectory', () => {
     writeFile(path.join(cache, 'x', 'y', 'z.bin'), 'z');
     const target = writeFile(path.join(fx.outside, 'keep', 'important.txt'), 'important');
     fs.symlinkSync(path.join(fx.outside, 'keep'), path.join(cache, 'link-to-outside'));
-    const r = await emptyDirectory(cache);
+    const r = await withRoots([fx.root], async (roots) => {
+      const { dir } = await openInside(roots, cache);
+      try {
+        const tree = await walkTree(dir);
+        return await removeEntries(dir, tree.dirs, tree.entries.map(removalOf));
+      } finally {
+        await dir.close();
+      }
+    });
     assert.deepEqual(fs.readdirSync(cache), []);
     assert.equal(r.kept.length, 0);
     assert.equal(fs.readFileSync(target, 'utf8'), 'important');

@@ -2,12 +2,19 @@
  * The seed's daemon commands: `run [--continuous]`, `pause`, `resume`, `run-now`, `status`, `stop`.
  * Each is a thin client of the `autoFixDaemon` workflow; the same operations work with the plain
  * `temporal` CLI (see README).
+ *
+ * `run --continuous` behaves like the seed's `auto_fix_daemon.py --continuous`: when a live worker
+ * serves the daemon's task queue it starts (or attaches to) the daemon there and returns; when
+ * none does, it runs in the foreground what `autofix up` runs — the dev server (or
+ * TEMPORAL_ADDRESS), a worker with `--config`/`--log-file`, the daemon with
+ * `--loop-count`/`--wait-minutes` — echoing auto_fix.log until Ctrl-C.
  */
 import type { Command } from 'commander';
 import { WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
 import type { autoFixDaemon } from '../../workflows/daemon';
 import {
   pauseFixesSignal,
+  reloadConfigUpdate,
   resumeFixesSignal,
   runNowSignal,
   statusQuery,
@@ -16,26 +23,24 @@ import {
   type DaemonStatus,
   type DaemonSummary,
 } from '../../workflows/definitions';
+import type { Client } from '@temporalio/client';
 import { daemonIds, executeWithWorker, resolveHost, withClient, workflowUrl, hasPollers, type HostOptions } from '../client';
-import { CliError, printJson, printTable } from '../output';
+import { CliError, printJson, printTable, rootMessage } from '../output';
+import { daemonInputOf, loopOptions, positiveNumber as num, type SeedRunOptions } from '../options';
 import { loadConfig } from '../../config/load';
+import { connectTemporal, isUnavailable, temporalTarget, unreachable, type TemporalTarget } from '../../temporal/connect';
+import { canConnect } from '../../util/net';
 import path from 'node:path';
 
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new CliError(`${name} must be a positive number, got "${v}"`, 2);
-  return n;
-};
-
-interface RunOptions extends HostOptions {
+interface RunOptions extends HostOptions, SeedRunOptions {
   continuous?: boolean;
-  config?: string;
-  logFile?: string;
-  loopCount?: number;
-  waitMinutes?: number;
-  loopInterval?: number;
+  /** Only start or attach to the daemon, never run a worker here (scripts, docker-compose). */
+  attach?: boolean;
   json?: boolean;
 }
+
+/** How long a live worker gets to answer the daemon's status query before it counts as gone. */
+const LIVE_WORKER_WAIT_MS = 10_000;
 
 function hostOpt(cmd: Command): Command {
   return cmd
@@ -48,33 +53,101 @@ function ids(o: HostOptions) {
 }
 
 /** Starts the daemon workflow idempotently (fixed id, conflict policy use-existing). */
-export async function startDaemon(o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean }> {
+async function startDaemonWith(client: Client, o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean }> {
   const { workflowId, taskQueue, host } = ids(o);
-  const input: DaemonInput = {
-    ...(o.config ? { configPath: path.resolve(o.config) } : {}),
-    ...(o.logFile ? { logFile: path.resolve(o.logFile) } : {}),
-    ...(o.loopCount ? { loopCount: o.loopCount } : {}),
-    ...(o.waitMinutes ? { waitMinutes: o.waitMinutes } : {}),
-    ...(o.loopInterval ? { loopIntervalSeconds: o.loopInterval } : {}),
-    ...(host ? { host } : {}),
-  };
-  return await withClient(async (client) => {
-    const before = await client.workflow
-      .getHandle(workflowId)
-      .describe()
-      .then((d) => (d.status.name === 'RUNNING' ? d.runId : undefined))
-      .catch(() => undefined);
-    const handle = await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
-      workflowId,
-      taskQueue,
-      args: [input],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    });
-    const runId = handle.firstExecutionRunId;
-    if (!(await hasPollers(client, taskQueue))) {
-      process.stderr.write(`warning: no worker polls task queue "${taskQueue}" yet; start one with \`npm start\` or \`bin/autofix worker\`.\n`);
+  const input: DaemonInput = daemonInputOf(o, host);
+  const before = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((d) => (d.status.name === 'RUNNING' ? d.runId : undefined))
+    .catch(() => undefined);
+  const handle = await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
+    workflowId,
+    taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+  return { runId: handle.firstExecutionRunId, workflowId, existed: before !== undefined };
+}
+
+/**
+ * The Temporal target `run --continuous` looks at: TEMPORAL_ADDRESS, else the local dev server
+ * `up` would start (127.0.0.1 on AUTOFIX_TEMPORAL_PORT, default 7233).
+ */
+function continuousTarget(): TemporalTarget {
+  const t = temporalTarget();
+  return process.env.TEMPORAL_ADDRESS ? t : { ...t, address: `127.0.0.1:${process.env.AUTOFIX_TEMPORAL_PORT ?? 7233}` };
+}
+
+/** True unless nothing accepts TCP connections at `address` (a fresh host: start a server). */
+async function listening(address: string): Promise<boolean> {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  if (!m) return true; // let the connection itself say what is wrong
+  return canConnect(Number(m[2]), m[1] as string, 2000);
+}
+
+/**
+ * When a live worker serves the daemon's task queue: starts (or finds) the daemon and returns
+ * it. Undefined when no server listens, no worker polls, or the listed poller does not answer —
+ * the server keeps listing a worker that died for a minute or so, while a live one answers the
+ * daemon's status query within seconds.
+ */
+export async function attachIfServed(o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean } | undefined> {
+  const target = continuousTarget();
+  if (!(await listening(target.address))) return undefined;
+  const { taskQueue } = ids(o);
+  const { client, connection } = await connectTemporal(target).catch((err: Error) => {
+    throw new CliError(err.message, 1);
+  });
+  try {
+    if (!(await hasPollers(client, taskQueue))) return undefined;
+    const r = await startDaemonWith(client, o);
+    try {
+      await client.withDeadline(Date.now() + LIVE_WORKER_WAIT_MS, () => client.workflow.getHandle(r.workflowId).query(statusQuery));
+    } catch {
+      return undefined;
     }
-    return { runId, workflowId, existed: before !== undefined };
+    if (o.config || o.logFile) {
+      process.stderr.write(`note: the worker serving "${taskQueue}" runs its own config and log file; --config/--log-file apply to a worker started here (when none serves the queue), \`autofix up\` or \`autofix worker\`.\n`);
+    }
+    return r;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** `run --continuous --attach`: starts or finds the daemon and returns, whoever serves it. */
+async function attachOnly(o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean }> {
+  const { client, connection } = await connectTemporal(continuousTarget()).catch((err: Error) => {
+    throw new CliError(err.message, 1);
+  });
+  try {
+    const r = await startDaemonWith(client, o);
+    const { taskQueue } = ids(o);
+    if (!(await hasPollers(client, taskQueue))) {
+      process.stderr.write(`warning: no worker polls task queue "${taskQueue}" yet; the daemon waits for one (\`autofix worker\`, \`autofix up\`).\n`);
+    }
+    return r;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** `run --continuous`: attach to a served daemon, else run everything here (module comment). */
+async function runContinuous(o: RunOptions): Promise<void> {
+  const r = o.attach ? await attachOnly(o) : await attachIfServed(o);
+  if (r) {
+    const out = { workflowId: r.workflowId, runId: r.runId, attached: r.existed, webUi: workflowUrl(r.workflowId, continuousTarget().namespace) };
+    if (o.json) printJson(out);
+    else process.stdout.write(`${r.existed ? 'attached to the running daemon' : 'daemon started'}: ${r.workflowId}\nWeb UI: ${out.webUi}\n`);
+    return;
+  }
+  process.stdout.write(`[autofix] no worker serves task queue "${ids(o).taskQueue}": running one here, in the foreground (Ctrl-C stops it)\n`);
+  const { upForeground } = await import('./up');
+  await upForeground({
+    ...o,
+    ...(o.host ? { host: o.host } : {}),
+    ...(process.env.AUTOFIX_METRICS_BIND ? { metrics: process.env.AUTOFIX_METRICS_BIND } : {}),
   });
 }
 
@@ -152,41 +225,31 @@ async function signalDaemon(o: HostOptions, send: (h: ReturnType<import('@tempor
 
 /** Registers run/pause/resume/run-now/status/stop. */
 export function registerDaemonCommands(program: Command): void {
-  hostOpt(
+  const runCmd = hostOpt(
     program
       .command('run')
       .description('One detection cycle (detect and fix, then print a summary); --continuous starts or attaches to the daemon')
-      .option('--continuous', 'continuous monitoring: loop-count loops, then wait-minutes, forever')
-      .option('--config <path>', 'config file (default: the worker\'s, config/error_patterns.json)')
-      .option('--log-file <path>', 'auto_fix.log path (default <data_dir>/logs/auto_fix.log)')
-      .option('--loop-count <n>', 'loops per iteration (default 15)', num('--loop-count'))
-      .option('--wait-minutes <n>', 'minutes to wait between iterations (default 5; fractions allowed)', num('--wait-minutes'))
-      .option('--loop-interval <s>', 'seconds between loops (default 30)', num('--loop-interval'))
+      .option('--continuous', 'continuous monitoring: loop-count loops, then wait-minutes, forever (runs the worker here when none serves the queue)')
+      .option('--config <path>', 'config file of the worker run here (a running worker uses its own)')
+      .option('--log-file <path>', 'auto_fix.log path of the worker run here (a running worker uses its own)')
+      .option('--attach', 'with --continuous: only start or attach to the daemon, never run a worker here (scripts, docker-compose)')
       .option('--json', 'print JSON'),
-  ).action(async (o: RunOptions) => {
+  );
+  loopOptions(runCmd).action(async (o: RunOptions) => {
     if (o.config) loadConfig(o.config); // fail fast (exit 2) on a bad config, before anything starts
-    if (o.continuous) {
-      const r = await startDaemon(o);
-      const out = { workflowId: r.workflowId, runId: r.runId, attached: r.existed, webUi: workflowUrl(r.workflowId) };
-      if (o.json) printJson(out);
-      else process.stdout.write(`${r.existed ? 'attached to the running daemon' : 'daemon started'}: ${r.workflowId}\nWeb UI: ${out.webUi}\n`);
-      return;
-    }
+    if (o.continuous) return await runContinuous(o);
     const { taskQueue, host } = ids(o);
     const summary = await withClient((client) =>
-      executeWithWorker<DaemonSummary>(client, taskQueue, o.config ? path.resolve(o.config) : undefined, () =>
-        client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
-          workflowId: `autofix-run-${new Date().toISOString().replace(/[:.]/g, '')}`,
-          taskQueue,
-          args: [
-            {
-              once: true,
-              ...(o.config ? { configPath: path.resolve(o.config) } : {}),
-              ...(o.logFile ? { logFile: path.resolve(o.logFile) } : {}),
-              ...(host ? { host } : {}),
-            },
-          ],
-        }),
+      executeWithWorker<DaemonSummary>(
+        client,
+        taskQueue,
+        { ...(o.config ? { configPath: path.resolve(o.config) } : {}), ...(o.logFile ? { logFile: path.resolve(o.logFile) } : {}) },
+        () =>
+          client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
+            workflowId: `autofix-run-${new Date().toISOString().replace(/[:.]/g, '')}`,
+            taskQueue,
+            args: [{ once: true, ...(host ? { host } : {}) }],
+          }),
       ),
     );
     if (o.json) printJson(summary);
@@ -206,6 +269,21 @@ export function registerDaemonCommands(program: Command): void {
   hostOpt(program.command('run-now').description('Cut the current wait short and run a loop now')).action(async (o: HostOptions) => {
     process.stdout.write(`woke ${await signalDaemon(o, (h) => h.signal(runNowSignal))}\n`);
   });
+  hostOpt(program.command('reload').description("Make the daemon's worker re-read its config file now (it also notices edits by itself)"))
+    .option('--json', 'print JSON')
+    .action(async (o: HostOptions & { json?: boolean }) => {
+      const { workflowId } = ids(o);
+      const r = await withClient(async (client) => {
+        try {
+          return await client.workflow.getHandle(workflowId).executeUpdate(reloadConfigUpdate, { args: [{}] });
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw new CliError(`the daemon ${workflowId} is not running; start it with \`npm start\``, 1);
+          throw new CliError(rootMessage(err), 2);
+        }
+      });
+      if (o.json) printJson(r);
+      else process.stdout.write(`${r.changed ? 'reloaded' : 'unchanged'}: ${r.source} (${r.patterns} patterns)\n`);
+    });
   hostOpt(program.command('stop').description('Stop the daemon workflow gracefully (running fixes finish)')).action(async (o: HostOptions) => {
     process.stdout.write(`stop requested for ${await signalDaemon(o, (h) => h.signal(stopSignal))}\n`);
   });
@@ -220,6 +298,7 @@ export function registerDaemonCommands(program: Command): void {
           return await client.workflow.getHandle(workflowId).query(statusQuery);
         } catch (err) {
           if (err instanceof WorkflowNotFoundError) throw new CliError(`the daemon ${workflowId} does not exist; start it with \`npm start\``, 1);
+          if (isUnavailable(err)) throw new CliError(unreachable(temporalTarget().address, err).message, 1); // it went away meanwhile
           throw new CliError(`could not query ${workflowId}: ${(err as Error).message} (is a worker running? \`npm start\` or \`bin/autofix worker\`)`, 1);
         }
       });

@@ -13,8 +13,9 @@ import {
   HEALTH_SECTIONS,
   type CheckStatus,
   type HealthReport,
-} from '../../activities/probes';
+} from '../../probes';
 import { CliError, printJson, printTable } from '../output';
+import { makeRedactor, secretsOf } from '../../config/secrets';
 
 /** Nagios plugin exit code of an overall status. */
 export const EXIT_CODES: Readonly<Record<CheckStatus, number>> = {
@@ -88,7 +89,8 @@ export function registerHealthCommand(program: Command): void {
           EXIT_CODES.unknown,
         );
       }
-      const report = await runHealthChecks(config, { only: opts.only, metrics: opts.metrics });
+      // Terminals and CI logs keep what they show: no password or token of the config in a report.
+      const report = makeRedactor(secretsOf(config))(await runHealthChecks(config, { only: opts.only, metrics: opts.metrics }));
       if (opts.table) printReportTable(report);
       else printJson(report);
       process.exitCode = EXIT_CODES[report.overall_status];

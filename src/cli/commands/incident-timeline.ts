@@ -3,9 +3,8 @@
  * with its attempts and result, backups, verification, compensations, alerts, outcome.
  */
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import type { SagaInput, SagaResult } from '../../workflows/definitions';
+import type { SagaInput, SagaPlan, SagaResult } from '../../workflows/definitions';
 
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payloads = temporal.api.common.v1.IPayloads | null | undefined;
@@ -26,9 +25,17 @@ export interface Timeline {
   events: TimelineEvent[];
 }
 
-function decode<T>(p: Payloads, i = 0): T | undefined {
-  const payload = p?.payloads?.[i];
-  return payload ? (defaultPayloadConverter.fromPayload(payload) as T) : undefined;
+/**
+ * Decodes the first payload with the client's data converter, payload codecs included, so a
+ * deployment that encrypts payloads still reads its incidents.
+ */
+async function decode<T>(client: Client, p: Payloads): Promise<T | undefined> {
+  const payload = p?.payloads?.[0];
+  if (!payload) return undefined;
+  const dc = client.options.loadedDataConverter;
+  let ps = [payload];
+  for (const codec of [...dc.payloadCodecs].reverse()) ps = await codec.decode(ps);
+  return ps[0] ? (dc.payloadConverter.fromPayload(ps[0]) as T) : undefined;
 }
 
 function timeOf(e: HistoryEvent): string {
@@ -37,33 +44,52 @@ function timeOf(e: HistoryEvent): string {
   return new Date(Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
 }
 
+/** The one object argument of a saga activity, decoded by field name. */
+interface ActivityArg {
+  actionIndex?: number;
+  backup?: { dir?: string };
+  result?: { outcome?: string };
+}
+
 /** The action an activity worked on (e.g. "action #1 kill_process_on_port"), or its type. */
-function stepName(type: string, args: unknown[], input: SagaInput | undefined): string {
-  const index = typeof args[2] === 'number' ? args[2] : undefined;
+function stepName(type: string, arg: ActivityArg | undefined, plan: SagaPlan | undefined): string {
+  const index = arg?.actionIndex;
   if (index === undefined) return type;
-  const action = input?.config.error_patterns.find((p) => p.id === input.patternId)?.actions[index]?.type ?? '';
+  const action = plan?.actions[index]?.type ?? '';
   const what = { runAction: 'action', backupForAction: 'backup before', planAction: 'dry-run' }[type] ?? type;
   return `${what} #${index} ${action}`.trim();
 }
 
 /** One line for a completed activity, by activity type. */
-function describeResult(type: string, args: unknown[], result: unknown, input: SagaInput | undefined): { step: string; detail: string } {
-  const index = typeof args[2] === 'number' ? args[2] : undefined;
-  const action = index !== undefined ? input?.config.error_patterns.find((p) => p.id === input.patternId)?.actions[index]?.type : undefined;
+function describeResult(type: string, arg: ActivityArg | undefined, result: unknown, plan: SagaPlan | undefined): { step: string; detail: string } {
   const r = result as Record<string, unknown> | null | undefined;
   switch (type) {
+    case 'planSaga': {
+      const p = (r?.plan ?? {}) as Partial<SagaPlan>;
+      return { step: 'plan', detail: `${(p.actions ?? []).map((a) => a.type).join(' → ') || 'no actions'} (config ${String((r?.configRef as { digest?: string } | undefined)?.digest ?? '').slice(0, 12)})` };
+    }
     case 'runAction':
-      return { step: `action #${index} ${action ?? ''}`.trim(), detail: String(r?.summary ?? 'done') };
+      return { step: stepName(type, arg, plan), detail: String(r?.summary ?? 'done') };
     case 'backupForAction':
-      return { step: `backup before #${index} ${action ?? ''}`.trim(), detail: r ? `${String(r.dir)} (${String(r.entries)} entries)` : 'nothing to back up' };
+      if (!r) return { step: stepName(type, arg, plan), detail: 'nothing to back up' };
+      return {
+        step: stepName(type, arg, plan),
+        detail: `${String(r.dir)} (${String(r.entries)} entries${r.mode === 'manifest' ? `; names, sizes and sha256 only: ${String(r.reason ?? '')}` : ''}${r.keepsDeletions ? '; frees space: never undone' : ''})`,
+      };
     case 'planAction':
-      return { step: `dry-run #${index} ${action ?? ''}`.trim(), detail: ((r?.steps as string[] | undefined) ?? []).join('; ') || 'nothing to do' };
+      return { step: stepName(type, arg, plan), detail: ((r?.steps as string[] | undefined) ?? []).join('; ') || 'nothing to do' };
     case 'verifyIncident':
       return { step: 'verification', detail: `${r?.ok ? 'ok' : 'FAILED'}: ${String(r?.message ?? '')}` };
     case 'restoreBackup':
-      return { step: 'compensation', detail: `restored ${((r?.restored as unknown[] | undefined) ?? []).length} path(s) from ${String((args[0] as { dir?: string } | undefined)?.dir ?? '')}` };
-    case 'recordOutcome':
-      return { step: 'recorded', detail: `outcome ${String(r?.outcome ?? (args[1] as { outcome?: string } | undefined)?.outcome ?? '')} logged and counted` };
+      return {
+        step: 'compensation',
+        detail: `restored ${((r?.restored as unknown[] | undefined) ?? []).length} path(s) from ${String(arg?.backup?.dir ?? '')}${((r?.notes as string[] | undefined) ?? []).map((n) => `; ${n}`).join('')}`,
+      };
+    case 'recordOutcome': {
+      const channels = ((r?.channels as Array<{ channel: string; status: string }> | undefined) ?? []).map((c) => `${c.channel}=${c.status}`).join(', ');
+      // No channel: the outcome is not an alert (a fix that worked or was skipped).
+      return { step: 'recorded', detail: `outcome ${String(arg?.result?.outcome ?? '')} logged and counted; alert: ${r?.deduplicated ? 'already sent' : channels || 'none'}` };
+    }
     case 'notify': {
       const channels = ((r?.channels as Array<{ channel: string; status: string }> | undefined) ?? []).map((c) => `${c.channel}=${c.status}`).join(', ');
       return { step: 'alert', detail: r?.deduplicated ? 'duplicate, not sent again' : channels || 'sent' };
@@ -79,23 +105,22 @@ export async function incidentTimeline(client: Client, id: string): Promise<Time
   const desc = await handle.describe();
   const history = await handle.fetchHistory();
   const t: Timeline = { incidentId: id, status: desc.status.name, taskQueue: desc.taskQueue, events: [] };
-  const scheduled = new Map<string, { type: string; args: unknown[]; attempt: number }>();
+  const scheduled = new Map<string, { type: string; arg: ActivityArg | undefined; attempt: number }>();
+  let plan: SagaPlan | undefined;
   for (const e of history.events ?? []) {
     const time = timeOf(e);
     const push = (step: string, detail: string) => t.events.push({ time, step, detail });
     if (e.workflowExecutionStartedEventAttributes) {
-      const input = decode<SagaInput>(e.workflowExecutionStartedEventAttributes.input);
+      const input = await decode<SagaInput>(client, e.workflowExecutionStartedEventAttributes.input);
       if (input) {
         t.input = input;
-        const d = input.detection;
-        push('detected', `${d.name} (${d.id}, ${d.severity}) ×${d.count}${d.file ? ` in ${d.file}${d.first_line ? `:${d.first_line}` : ''}` : ''}${d.samples[0] ? ` — ${d.samples[0]}` : ''}`);
+        push('detected', ''); // filled in at the end: the worker's plan names the pattern
         if (input.retryOf) push('retry of', input.retryOf);
         if (input.dryRun) push('mode', 'dry run');
       }
     } else if (e.activityTaskScheduledEventAttributes) {
       const a = e.activityTaskScheduledEventAttributes;
-      const args: unknown[] = (a.input?.payloads ?? []).map((_, i) => decode(a.input, i));
-      scheduled.set(String(e.eventId), { type: a.activityType?.name ?? '?', args, attempt: 1 });
+      scheduled.set(String(e.eventId), { type: a.activityType?.name ?? '?', arg: await decode<ActivityArg>(client, a.input), attempt: 1 });
     } else if (e.activityTaskStartedEventAttributes) {
       const s = scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId));
       if (s) s.attempt = e.activityTaskStartedEventAttributes.attempt ?? 1;
@@ -103,7 +128,9 @@ export async function incidentTimeline(client: Client, id: string): Promise<Time
       const a = e.activityTaskCompletedEventAttributes;
       const s = scheduled.get(String(a.scheduledEventId));
       if (s) {
-        const d = describeResult(s.type, s.args, decode(a.result), t.input);
+        const result = await decode(client, a.result);
+        if (s.type === 'planSaga') plan = (result as { plan?: SagaPlan } | undefined)?.plan;
+        const d = describeResult(s.type, s.arg, result, plan);
         push(d.step, `${d.detail}${s.attempt > 1 ? ` (attempt ${s.attempt})` : ''}`);
       }
     } else if (e.activityTaskFailedEventAttributes) {
@@ -111,14 +138,14 @@ export async function incidentTimeline(client: Client, id: string): Promise<Time
       const s = scheduled.get(String(a.scheduledEventId));
       const f = a.failure;
       const type = f?.applicationFailureInfo?.type ?? f?.cause?.applicationFailureInfo?.type;
-      push(`${s ? stepName(s.type, s.args, t.input) : 'activity'} FAILED`, `${type ? `${type}: ` : ''}${f?.message ?? ''} (after ${s?.attempt ?? 1} attempt(s))`);
+      push(`${s ? stepName(s.type, s.arg, plan) : 'activity'} FAILED`, `${type ? `${type}: ` : ''}${f?.message ?? ''} (after ${s?.attempt ?? 1} attempt(s))`);
     } else if (e.activityTaskTimedOutEventAttributes) {
       const s = scheduled.get(String(e.activityTaskTimedOutEventAttributes.scheduledEventId));
       push(`${s?.type ?? 'activity'} TIMED OUT`, `after ${s?.attempt ?? 1} attempt(s)`);
     } else if (e.workflowExecutionSignaledEventAttributes) {
       push('signal', e.workflowExecutionSignaledEventAttributes.signalName ?? '');
     } else if (e.workflowExecutionCompletedEventAttributes) {
-      const r = decode<SagaResult>(e.workflowExecutionCompletedEventAttributes.result);
+      const r = await decode<SagaResult>(client, e.workflowExecutionCompletedEventAttributes.result);
       if (r) {
         t.result = r;
         t.outcome = r.outcome;
@@ -130,5 +157,15 @@ export async function incidentTimeline(client: Client, id: string): Promise<Time
       push('terminated', e.workflowExecutionTerminatedEventAttributes.reason ?? '');
     }
   }
+  const detected = t.events.find((e) => e.step === 'detected');
+  if (detected && t.input) detected.detail = describeDetection(t.input.detection, plan);
   return t;
+}
+
+/** The detection line: the pattern's name and severity from the worker's plan, else from the daemon. */
+function describeDetection(d: SagaInput['detection'], plan: SagaPlan | undefined): string {
+  const name = plan?.name ?? d.name ?? d.id;
+  const severity = plan?.severity ?? d.severity ?? '?';
+  const where = d.file ? ` in ${d.file}${d.first_line ? `:${d.first_line}` : ''}` : '';
+  return `${d.count === 0 ? 'manual fix: ' : ''}${name} (${d.id}, ${severity}) ×${d.count}${where}${d.samples[0] ? ` — ${d.samples[0]}` : ''}`;
 }

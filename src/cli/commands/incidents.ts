@@ -5,24 +5,17 @@
 import type { Command } from 'commander';
 import path from 'node:path';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { remediationSaga } from '../../workflows/saga';
 import { statusQuery, type SagaInput, type SagaResult } from '../../workflows/definitions';
 import { AutofixHost, AutofixOutcome, AutofixPattern, AutofixSeverity, AutofixTarget, incidentSearchAttributes } from '../../workflows/search-attributes';
-import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load';
+import { loadConfig } from '../../config/load';
+import { PATTERN_ID } from '../../config/schema';
+import { FailureType, isFailureType } from '../../errors';
 import { daemonIds, executeWithWorker, resolveHost, withClient, workflowUrl } from '../client';
-import { CliError, printJson, printTable } from '../output';
+import { CliError, printJson, printTable, rootMessage } from '../output';
 import { incidentTimeline } from './incident-timeline';
-
-const DURATION = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** Parses `30m`, `24h`, `7d` into milliseconds (exit 2 on anything else). */
-export function parseDuration(v: string): number {
-  const m = DURATION.exec(v.trim());
-  if (!m) throw new CliError(`not a duration: "${v}" (expected e.g. 30m, 24h, 7d)`, 2);
-  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
-}
+import { parseDuration } from '../duration';
 
 const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -74,16 +67,26 @@ export async function listIncidents(client: Client, query: string, limit = 500):
   return rows.sort((a, b) => b.startedAt.localeCompare(a.startedAt));
 }
 
-/** Starts a saga (through a worker, in-process if none polls) and waits for its result. */
-async function runSaga(client: Client, input: SagaInput, taskQueue: string, configPath: string): Promise<SagaResult> {
-  return await executeWithWorker<SagaResult>(client, taskQueue, configPath, () =>
-    client.workflow.start<typeof remediationSaga>('remediationSaga', {
-      workflowId: input.incidentId,
-      taskQueue,
-      args: [input],
-      typedSearchAttributes: incidentSearchAttributes(input.patternId, input.severity, input.host),
-    }),
-  );
+/**
+ * Starts a saga (through a worker, in-process if none polls) and waits for its result. The
+ * worker's config decides what runs; a pattern it does not name ends in a clear refusal (exit 2).
+ */
+async function runSaga(client: Client, input: SagaInput, taskQueue: string, configPath: string | undefined): Promise<SagaResult> {
+  try {
+    return await executeWithWorker<SagaResult>(client, taskQueue, configPath ? { configPath } : {}, () =>
+      client.workflow.start<typeof remediationSaga>('remediationSaga', {
+        workflowId: input.incidentId,
+        taskQueue,
+        args: [input],
+        typedSearchAttributes: incidentSearchAttributes(input.patternId, undefined, input.host),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && isFailureType(err, FailureType.InvalidInput)) {
+      throw new CliError(rootMessage(err), 2);
+    }
+    throw err;
+  }
 }
 
 function printSaga(r: SagaResult): void {
@@ -149,9 +152,18 @@ export function registerIncidentCommands(program: Command): void {
           throw err;
         });
         if (!t.input) throw new CliError(`incident ${id} has no recorded input to retry`, 1);
-        const input: SagaInput = { ...t.input, incidentId: `${t.input.incidentId.replace(/-retry-\d{8}T\d{9}Z$/, '')}-retry-${stamp()}`, retryOf: id, startedBy: 'cli', dryRun: !!o.dryRun };
-        delete input.daemonWorkflowId;
-        return await runSaga(client, input, t.taskQueue, t.input.config.source);
+        // Only the ids are taken from the old incident: it runs again under the worker's current config.
+        const old = t.input;
+        const input: SagaInput = {
+          incidentId: `${old.incidentId.replace(/-retry-\d{8}T\d{9}Z$/, '')}-retry-${stamp()}`,
+          patternId: old.patternId,
+          detection: old.detection,
+          host: old.host,
+          retryOf: id,
+          startedBy: 'cli',
+          dryRun: !!o.dryRun,
+        };
+        return await runSaga(client, input, t.taskQueue, undefined);
       });
       if (o.json) printJson(r);
       else printSaga(r);
@@ -160,14 +172,13 @@ export function registerIncidentCommands(program: Command): void {
   program
     .command('fix <patternId>')
     .description('Run the remediation of one pattern now (a manual incident)')
-    .option('--config <path>', 'config file', process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH)
+    .option('--config <path>', 'config of the in-process worker when no worker serves the queue (a running worker uses its own)')
     .option('--dry-run', 'record what each action would do; touch nothing')
     .option('--host <name>', 'per-host task queue ("auto" = this host)')
     .option('--json', 'print JSON')
-    .action(async (patternId: string, o: { config: string; dryRun?: boolean; host?: string; json?: boolean }) => {
-      const cfg = loadConfig(path.resolve(o.config));
-      const pattern = cfg.error_patterns.find((p) => p.id === patternId);
-      if (!pattern) throw new CliError(`no pattern "${patternId}" in ${cfg.source} (have: ${cfg.error_patterns.map((p) => p.id).join(', ')})`, 2);
+    .action(async (patternId: string, o: { config?: string; dryRun?: boolean; host?: string; json?: boolean }) => {
+      if (!PATTERN_ID.test(patternId)) throw new CliError(`not a pattern id: "${patternId}"`, 2);
+      if (o.config) loadConfig(path.resolve(o.config)); // fail fast (exit 2) on a bad file
       const { workflowId, taskQueue, host } = daemonIds(o.host ? { host: resolveHost(o.host) as string } : {});
       const r = await withClient(async (client) => {
         // Fixes never run while the daemon is paused: a manual fix then ends "skipped".
@@ -179,15 +190,13 @@ export function registerIncidentCommands(program: Command): void {
         const input: SagaInput = {
           incidentId: `incident-${host ? `${host}-` : ''}${patternId}-manual-${stamp()}`,
           patternId,
-          severity: pattern.severity,
-          detection: { id: patternId, name: pattern.name, severity: pattern.severity, count: 0, source: 'log', samples: ['manual fix: autofix fix'] },
-          config: cfg,
+          detection: { id: patternId, count: 0, source: 'log', samples: ['manual fix: autofix fix'] },
           host,
-          dryRun: !!o.dryRun || cfg.auto_fix_config.dry_run,
+          dryRun: !!o.dryRun,
           paused,
           startedBy: 'cli',
         };
-        return await runSaga(client, input, taskQueue, cfg.source);
+        return await runSaga(client, input, taskQueue, o.config ? path.resolve(o.config) : undefined);
       });
       if (o.json) printJson(r);
       else printSaga(r);

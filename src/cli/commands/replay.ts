@@ -9,15 +9,14 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import type { ReplayWorkerOptions } from '@temporalio/worker';
 import type { HistoryAndWorkflowId } from '@temporalio/client';
-import { WORKFLOW_BUNDLE_PATH } from '../../worker/bundle-path';
+import { workflowCode } from '../../worker/bundle-path';
 import { withClient } from '../client';
 import { CliError, printJson, printTable } from '../output';
-import { parseDuration } from './incidents';
+import { parseDuration } from '../duration';
 
-/** Replay options: the pre-built bundle of this build, else the workflow sources. */
+/** Replay options: the same workflow code a worker of this build runs. */
 export function replayOptions(workflowsPath?: string): ReplayWorkerOptions {
-  if (!workflowsPath && existsSync(WORKFLOW_BUNDLE_PATH)) return { workflowBundle: { codePath: WORKFLOW_BUNDLE_PATH } };
-  return { workflowsPath: workflowsPath ?? require.resolve('../../workflows') };
+  return workflowCode(workflowsPath);
 }
 
 /** A history exported by `temporal workflow show --output json` (or fetched), with its id. */

@@ -1,8 +1,10 @@
 /** `autofix scan [--config P] [--json] [FILE...]`: one detection pass from the start; no fixes. */
+import type { Stats } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load';
 import { compileMatcher } from '../../detection/matcher';
 import { scanFilesFromStart } from '../../detection/log-scanner';
+import { OwnFiles } from '../../detection/own-files';
 import { printJson, printTable } from '../output';
 
 /** Progress is only worth showing for big files, and only to a person at a terminal. */
@@ -24,11 +26,20 @@ export function registerScanCommand(program: Command): void {
     .action(async (files: string[], opts: { config: string; json?: boolean; workers?: number }) => {
       const cfg = loadConfig(opts.config);
       const targets = files.length > 0 ? files : cfg.watch.logs;
+      // The configured globs never include autofix's own files (as in the daemon); files named
+      // on the command line are read as asked.
+      const own = files.length > 0 ? undefined : OwnFiles.of(cfg);
       const matcher = compileMatcher(cfg.error_patterns);
       const tty = process.stderr.isTTY === true;
       let lastPct = -1;
       const detections = await scanFilesFromStart(targets, matcher, {
         maxLineBytes: cfg.watch.max_line_bytes,
+        ...(own
+          ? {
+              exclude: (f: string, st?: Stats) => own.reason(f, st),
+              onExcluded: (f: string, _spec: string, why: string) => process.stderr.write(`skipped ${f}: ${why}\n`),
+            }
+          : {}),
         ...(opts.workers !== undefined ? { workers: opts.workers } : {}),
         onProgress: tty
           ? (file, done, total) => {

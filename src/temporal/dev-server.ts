@@ -300,7 +300,29 @@ const OUTPUT_KEPT = 8000;
  * @example explainOutput('panic: failed assigning ephemeral port: …\n\ngoroutine 1 [running]:\n…') // 'panic: failed assigning …\n[…]\n…'
  */
 export function explainOutput(text: string): string {
+  if (!text.trim()) return '(it printed nothing)';
   const last = tail(text, 10);
   const panic = /^(?:panic|fatal error): .*$/m.exec(text)?.[0];
   return panic && !last.includes(panic) ? `${panic}\n[…]\n${last}` : last;
 }
+
+/**
+ * A start failure in one line, for the supervisor's "trying again" message: its first line and the
+ * output line that best explains it (a Go panic's message, else the last error line, else the last
+ * line). Before, that message stopped at "Its output:", and a failed restart in CI left no reason.
+ *
+ * @example briefFailure('… exited with code 2 before it answered. Its output:\npanic: boom\n[…]\n\tx.go:1') // '… Its output: panic: boom'
+ */
+export function briefFailure(message: string): string {
+  const [first = '', ...rest] = message.split('\n');
+  const lines = rest.map((l) => l.trim()).filter((l) => l && l !== '[…]');
+  const why =
+    lines.find((l) => /^(?:panic|fatal error): /.test(l)) ??
+    [...lines].reverse().find((l) => /level=(?:ERROR|FATAL)|^Error: /i.test(l)) ??
+    lines.at(-1);
+  const line = why ? `${first} ${why}` : first;
+  return line.length > BRIEF_MAX ? `${line.slice(0, BRIEF_MAX)}…` : line;
+}
+
+/** A one-line reason stays readable in a terminal and a journal. */
+const BRIEF_MAX = 400;

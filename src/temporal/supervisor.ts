@@ -6,7 +6,7 @@
  * `maxFailedStarts` failed starts in a row) supervision gives up and `failure` resolves with the
  * reason: `up` then exits non-zero, and systemd's Restart= (or a person) takes over.
  */
-import { describeHolders, DevServerError, startDevServer, type DevServerExit, type DevServerOptions, type RunningDevServer } from './dev-server';
+import { briefFailure, describeHolders, DevServerError, startDevServer, type DevServerExit, type DevServerOptions, type RunningDevServer } from './dev-server';
 import { serversOnDatabase, type ServerProcess } from './server-processes';
 import { formatDuration } from '../util/duration';
 import { terminateProcess } from '../processes/signals';
@@ -157,7 +157,7 @@ export class DevServerSupervisor {
           throw err;
         }
         this.delayMs = nextRestartDelay(this.delayMs, 0, this.o.backoff);
-        this.o.say(`${what} the Temporal dev server failed (${err.message.split('\n')[0]}); trying again in ${this.delayMs / 1000} s`);
+        this.o.say(`${what} the Temporal dev server failed (${briefFailure(err.message)}); trying again in ${this.delayMs / 1000} s`);
         await this.sleep(this.delayMs);
         if (this.stopping) throw err;
       }

@@ -64,7 +64,7 @@ void test('a first start that fails (a Go panic) is tried again, and the server 
     assert.equal(server.address, `127.0.0.1:${port}`);
     assert.equal(await canConnect(port, '127.0.0.1'), true, 'the real server answers');
     assert.ok(runs() >= 2, 'the CLI ran again after its panic');
-    assert.deepEqual(said, ['starting the Temporal dev server failed (the Temporal dev server exited with code 2 before it answered. Its output:); trying again in 0.1 s']);
+    assert.deepEqual(said, [`starting the Temporal dev server failed (the Temporal dev server exited with code 2 before it answered. Its output: ${PANIC}); trying again in 0.1 s`]);
   } finally {
     await sup.stop();
   }
@@ -82,5 +82,5 @@ void test('starts that keep failing give up after maxFailedStarts, explained by 
   assert.match(lines.at(-1) ?? '', /^\t\/root\/go\/pkg\/mod\/x\.go:29 /, 'then the last lines');
   assert.equal(runs(), 3);
   assert.equal(said.at(-1), 'giving up on the Temporal dev server after 3 failed starts');
-  assert.deepEqual(said.slice(0, 2).map((l) => l.replace(/in [\d.]+ s$/, 'in N s')), Array(2).fill('starting the Temporal dev server failed (the Temporal dev server exited with code 2 before it answered. Its output:); trying again in N s'));
+  assert.deepEqual(said.slice(0, 2).map((l) => l.replace(/in [\d.]+ s$/, 'in N s')), Array(2).fill(`starting the Temporal dev server failed (the Temporal dev server exited with code 2 before it answered. Its output: ${PANIC}); trying again in N s`));
 });

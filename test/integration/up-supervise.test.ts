@@ -109,7 +109,9 @@ describe('autofix up supervises its Temporal server', () => {
     assert.equal(up.child.exitCode, null, 'up is still running');
     const n = (await loopsOf(up)) as number;
     await loopsAbove(up, n, 15_000);
-    assert.match(up.out(), /restarting it in 8 s/);
+    // The backoff grew to 8 s. A restart attempt may itself fail on a loaded machine (the server
+    // exits before it answers); then the same backoff step shows as "trying again in 8 s".
+    assert.match(up.out(), /(?:restarting it|trying again) in 8 s/);
   });
 
   test('a server left running on the database (an earlier up was killed): the next up stops it and supervises its own', async () => {

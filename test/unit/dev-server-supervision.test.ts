@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { classifyStartFailure, DatabaseCorruptError, describeHolders, DiskFullError } from '../../src/temporal/dev-server';
+import { briefFailure, classifyStartFailure, DatabaseCorruptError, describeHolders, DiskFullError, explainOutput } from '../../src/temporal/dev-server';
 import { nextRestartDelay } from '../../src/temporal/supervisor';
 import { dbFileArg, serversOnDatabase } from '../../src/temporal/server-processes';
 import { acquireInstanceLock, AlreadyRunningError } from '../../src/temporal/instance-lock';
@@ -45,6 +45,19 @@ void test('a failed start is read: corrupt, incomplete and full databases are pe
   assert.match(full.message, /disk holding \/srv\/d\.db is full, .*database or disk is full \(13\).*Free space/);
   assert.ok(full.message.length < 600, 'the quote is trimmed around the cause');
   assert.equal(classifyStartFailure('time=... level=ERROR msg="something else"'), undefined);
+});
+
+void test('a failed start in one line names its reason: the panic, else the last error line, else the last line; no output is said', () => {
+  const head = 'the Temporal dev server exited with code 1 before it answered. Its output:';
+  const panic = `${head}\n${explainOutput(`panic: boom\n\ngoroutine 1 [running]:\n${'\tframe\n'.repeat(20)}`)}`;
+  assert.equal(briefFailure(panic), `${head} panic: boom`);
+  const errors = `${head}\n${explainOutput(`${CORRUPT}\ntime=x level=WARN msg="later, not the reason"`)}`;
+  assert.equal(briefFailure(errors), `${head} ${CORRUPT}`);
+  assert.equal(briefFailure(`${head}\n${explainOutput('one line\nthe last line\n')}`), `${head} the last line`);
+  assert.equal(explainOutput(' \n'), '(it printed nothing)');
+  assert.equal(briefFailure(`${head}\n${explainOutput('')}`), `${head} (it printed nothing)`);
+  assert.equal(briefFailure('did not answer'), 'did not answer');
+  assert.ok(briefFailure(`${head}\n${'x'.repeat(5000)}`).length <= 401, 'a long line is cut');
 });
 
 void test('the --db-filename of a dev server argv, in each spelling', () => {

@@ -3,10 +3,11 @@
  * host, an in-process worker when nobody polls the task queue, and Web UI links.
  */
 import os from 'node:os';
-import type { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { WorkflowIdConflictPolicy, type Client, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { connectTemporal, temporalTarget } from '../temporal/connect';
-import { DAEMON_WORKFLOW_ID, DEFAULT_TASK_QUEUE } from '../workflows/definitions';
+import { DAEMON_WORKFLOW_ID, DEFAULT_TASK_QUEUE, type DaemonInput } from '../workflows/definitions';
+import type { autoFixDaemon } from '../workflows/daemon';
 import { CliError } from './output';
 
 /** Options every Temporal-facing command accepts. */
@@ -23,6 +24,28 @@ export function daemonIds(o: HostOptions): { workflowId: string; taskQueue: stri
     taskQueue: o.taskQueue ?? (host ? `${DEFAULT_TASK_QUEUE}-${host}` : DEFAULT_TASK_QUEUE),
     host,
   };
+}
+
+/**
+ * Starts the daemon workflow idempotently (its fixed id, conflict policy use-existing): a running
+ * daemon is kept, with its loop settings. `existed` says whether it was already running.
+ */
+export async function startDaemon(
+  client: Client,
+  at: { workflowId: string; taskQueue: string },
+  input: DaemonInput,
+): Promise<{ runId: string; workflowId: string; existed: boolean }> {
+  const existed = await client.workflow
+    .getHandle(at.workflowId)
+    .describe()
+    .then((d) => d.status.name === 'RUNNING', () => false);
+  const handle = await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
+    workflowId: at.workflowId,
+    taskQueue: at.taskQueue,
+    args: [input],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+  });
+  return { runId: handle.firstExecutionRunId, workflowId: at.workflowId, existed };
 }
 
 /** The local host name used for --host when asked for `--host auto`. */

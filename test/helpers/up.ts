@@ -49,7 +49,7 @@ export interface UpProcess {
 }
 
 /** Writes `config` (data_dir filled in) into `dir` and starts `up` on free ports. */
-export async function startUp(dir: string, config: Record<string, unknown>, extraEnv: NodeJS.ProcessEnv = {}): Promise<UpProcess> {
+export async function startUp(dir: string, config: Record<string, unknown>, extraEnv: NodeJS.ProcessEnv = {}, readyAt = 'daemon running'): Promise<UpProcess> {
   const [port, uiPort] = [await freePort(), await freePort()];
   const dataDir = path.join(dir, 'data');
   const configPath = path.join(dir, 'error_patterns.json');
@@ -88,10 +88,10 @@ export async function startUp(dir: string, config: Record<string, unknown>, extr
       return await exited;
     },
   };
-  await waitFor('up: daemon running', async () => {
+  await waitFor(`up: ${readyAt}`, async () => {
     if (child.exitCode !== null) throw new Error(`up exited ${child.exitCode}:\n${out}`);
-    return out.includes('daemon running');
-  }, 120_000);
+    return out.includes(readyAt);
+  }, 120_000, 20);
   return up;
 }
 

@@ -114,6 +114,17 @@ describe('autofix up supervises its Temporal server', () => {
     assert.match(up.out(), /(?:restarting it|trying again) in 8 s/);
   });
 
+  test('SIGTERM while the worker starts: up still stops its server and exits 0', async () => {
+    // Stopped the moment its server answers, before the worker and the daemon are up.
+    const up = await startUp(dirFor('early-stop'), FAST, {}, 'Temporal dev server on');
+    ups.push(up);
+    const serverPid = up.serverPid() as number;
+    up.child.kill('SIGTERM');
+    assert.equal(await up.exited, 0, up.out());
+    assert.match(up.out(), /stopping \(SIGTERM\)…\n(?:.*\n)*\[autofix\] stopped\n/);
+    await waitFor('the server gone', async () => !alive(serverPid), 10_000);
+  });
+
   test('a server left running on the database (an earlier up was killed): the next up stops it and supervises its own', async () => {
     const dir = dirFor('stray');
     const first = await startUp(dir, FAST);

@@ -10,7 +10,7 @@
  * `--loop-count`/`--wait-minutes` — echoing auto_fix.log until Ctrl-C.
  */
 import type { Command } from 'commander';
-import { WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { autoFixDaemon } from '../../workflows/daemon';
 import {
   pauseFixesSignal,
@@ -19,12 +19,11 @@ import {
   runNowSignal,
   statusQuery,
   stopSignal,
-  type DaemonInput,
   type DaemonStatus,
   type DaemonSummary,
 } from '../../workflows/definitions';
 import type { Client } from '@temporalio/client';
-import { daemonIds, executeWithWorker, resolveHost, withClient, workflowUrl, hasPollers, type HostOptions } from '../client';
+import { daemonIds, executeWithWorker, resolveHost, startDaemon, withClient, workflowUrl, hasPollers, type HostOptions } from '../client';
 import { CliError, printJson, printTable, rootMessage } from '../output';
 import { daemonInputOf, loopOptions, positiveNumber as num, type SeedRunOptions } from '../options';
 import { loadConfig } from '../../config/load';
@@ -52,22 +51,10 @@ function ids(o: HostOptions) {
   return daemonIds({ ...o, ...(o.host ? { host: resolveHost(o.host) as string } : {}) });
 }
 
-/** Starts the daemon workflow idempotently (fixed id, conflict policy use-existing). */
-async function startDaemonWith(client: Client, o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean }> {
-  const { workflowId, taskQueue, host } = ids(o);
-  const input: DaemonInput = daemonInputOf(o, host);
-  const before = await client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then((d) => (d.status.name === 'RUNNING' ? d.runId : undefined))
-    .catch(() => undefined);
-  const handle = await client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
-    workflowId,
-    taskQueue,
-    args: [input],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-  });
-  return { runId: handle.firstExecutionRunId, workflowId, existed: before !== undefined };
+/** Starts the daemon of these options idempotently (see startDaemon). */
+function startDaemonWith(client: Client, o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean }> {
+  const at = ids(o);
+  return startDaemon(client, at, daemonInputOf(o, at.host));
 }
 
 /**

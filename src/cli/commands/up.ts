@@ -9,16 +9,14 @@ import type { Command } from 'commander';
 import { ensurePrivateDirSync } from '../../util/private-dir';
 import os from 'node:os';
 import path from 'node:path';
-import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { ensureTemporalCli, NoGoError, ProvisionError } from '../../temporal/provision';
 import { startSdkDownloadedServer } from '../../temporal/sdk-server';
 import { DevServerError, type RunningDevServer } from '../../temporal/dev-server';
 import { DevServerSupervisor } from '../../temporal/supervisor';
 import { AlreadyRunningError, acquireInstanceLock, type InstanceLock } from '../../temporal/instance-lock';
 import { connectTemporal, ensureSearchAttributes, temporalTarget } from '../../temporal/connect';
-import type { autoFixDaemon } from '../../workflows/daemon';
 import { loadConfig, DEFAULT_CONFIG_PATH } from '../../config/load';
-import { daemonIds, resolveHost, workflowUrl } from '../client';
+import { daemonIds, resolveHost, startDaemon, workflowUrl } from '../client';
 import { CliError } from '../output';
 import { daemonInputOf, loopOptions, type SeedRunOptions } from '../options';
 import { autoFixLogPath } from '../../logging';
@@ -135,6 +133,9 @@ async function startWorkerFor(o: UpOptions, configPath: string, at: { address: s
  * Restart= takes over).
  */
 async function runUp(o: UpOptions, configPath: string, engine: ProvisionedServer): Promise<void> {
+  // Listened for from the moment the server runs: a stop asked for while the worker starts still
+  // stops the server (before, a SIGTERM in that window killed `up` and left its server running).
+  const signalled = untilSignal();
   const { workflowId, taskQueue, host } = daemonIds({
     ...(o.host ? { host: resolveHost(o.host) as string } : {}),
     ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
@@ -157,16 +158,7 @@ async function runUp(o: UpOptions, configPath: string, engine: ProvisionedServer
     { onNotice: (m) => say(m) },
   );
   const running = worker.run();
-  const existed = await conn.client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then((d) => d.status.name === 'RUNNING', () => false);
-  await conn.client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
-    workflowId,
-    taskQueue,
-    args: [daemonInputOf(o, host)],
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-  });
+  const { existed } = await startDaemon(conn.client, { workflowId, taskQueue }, daemonInputOf(o, host));
   if (existed && (o.loopCount || o.waitMinutes || o.loopInterval)) {
     say('the daemon was already running and keeps its loop settings; `autofix stop` it first to change them');
   }
@@ -174,7 +166,7 @@ async function runUp(o: UpOptions, configPath: string, engine: ProvisionedServer
   say(`Web UI: ${workflowUrl(workflowId, conn.namespace)}`);
   say('Ctrl-C stops the worker and the server; the daemon resumes where it was at the next start.');
   const why = await Promise.race([
-    untilSignal(),
+    signalled,
     running.then(
       () => new CliError('the worker stopped by itself', 1),
       (err: Error) => new CliError(`the worker failed: ${err.message}`, 1),

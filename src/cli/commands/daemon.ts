@@ -27,8 +27,8 @@ import { daemonIds, executeWithWorker, resolveHost, startDaemon, withClient, wor
 import { CliError, printJson, printTable, rootMessage } from '../output';
 import { daemonInputOf, loopOptions, positiveNumber as num, type SeedRunOptions } from '../options';
 import { loadConfig } from '../../config/load';
-import { connectTemporal, isUnavailable, temporalTarget, unreachable, type TemporalTarget } from '../../temporal/connect';
-import { canConnect } from '../../util/net';
+import { connectTemporal, isUnavailable, temporalTarget, unreachable } from '../../temporal/connect';
+import { listening, localTarget, withLocalServer } from '../local-server';
 import path from 'node:path';
 
 interface RunOptions extends HostOptions, SeedRunOptions {
@@ -58,29 +58,13 @@ function startDaemonWith(client: Client, o: RunOptions): Promise<{ runId: string
 }
 
 /**
- * The Temporal target `run --continuous` looks at: TEMPORAL_ADDRESS, else the local dev server
- * `up` would start (127.0.0.1 on AUTOFIX_TEMPORAL_PORT, default 7233).
- */
-function continuousTarget(): TemporalTarget {
-  const t = temporalTarget();
-  return process.env.TEMPORAL_ADDRESS ? t : { ...t, address: `127.0.0.1:${process.env.AUTOFIX_TEMPORAL_PORT ?? 7233}` };
-}
-
-/** True unless nothing accepts TCP connections at `address` (a fresh host: start a server). */
-async function listening(address: string): Promise<boolean> {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
-  if (!m) return true; // let the connection itself say what is wrong
-  return canConnect(Number(m[2]), m[1] as string, 2000);
-}
-
-/**
  * When a live worker serves the daemon's task queue: starts (or finds) the daemon and returns
  * it. Undefined when no server listens, no worker polls, or the listed poller does not answer —
  * the server keeps listing a worker that died for a minute or so, while a live one answers the
  * daemon's status query within seconds.
  */
 export async function attachIfServed(o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean } | undefined> {
-  const target = continuousTarget();
+  const target = localTarget();
   if (!(await listening(target.address))) return undefined;
   const { taskQueue } = ids(o);
   const { client, connection } = await connectTemporal(target).catch((err: Error) => {
@@ -105,7 +89,7 @@ export async function attachIfServed(o: RunOptions): Promise<{ runId: string; wo
 
 /** `run --continuous --attach`: starts or finds the daemon and returns, whoever serves it. */
 async function attachOnly(o: RunOptions): Promise<{ runId: string; workflowId: string; existed: boolean }> {
-  const { client, connection } = await connectTemporal(continuousTarget()).catch((err: Error) => {
+  const { client, connection } = await connectTemporal(localTarget()).catch((err: Error) => {
     throw new CliError(err.message, 1);
   });
   try {
@@ -124,7 +108,7 @@ async function attachOnly(o: RunOptions): Promise<{ runId: string; workflowId: s
 async function runContinuous(o: RunOptions): Promise<void> {
   const r = o.attach ? await attachOnly(o) : await attachIfServed(o);
   if (r) {
-    const out = { workflowId: r.workflowId, runId: r.runId, attached: r.existed, webUi: workflowUrl(r.workflowId, continuousTarget().namespace) };
+    const out = { workflowId: r.workflowId, runId: r.runId, attached: r.existed, webUi: workflowUrl(r.workflowId, localTarget().namespace) };
     if (o.json) printJson(out);
     else process.stdout.write(`${r.existed ? 'attached to the running daemon' : 'daemon started'}: ${r.workflowId}\nWeb UI: ${out.webUi}\n`);
     return;
@@ -226,18 +210,24 @@ export function registerDaemonCommands(program: Command): void {
     if (o.config) loadConfig(o.config); // fail fast (exit 2) on a bad config, before anything starts
     if (o.continuous) return await runContinuous(o);
     const { taskQueue, host } = ids(o);
-    const summary = await withClient((client) =>
-      executeWithWorker<DaemonSummary>(
-        client,
-        taskQueue,
-        { ...(o.config ? { configPath: path.resolve(o.config) } : {}), ...(o.logFile ? { logFile: path.resolve(o.logFile) } : {}) },
-        () =>
-          client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
-            workflowId: `autofix-run-${new Date().toISOString().replace(/[:.]/g, '')}`,
+    const summary = await withLocalServer(
+      (temporary) =>
+        withClient((client) =>
+          executeWithWorker<DaemonSummary>(
+            client,
             taskQueue,
-            args: [{ once: true, ...(host ? { host } : {}) }],
-          }),
-      ),
+            { ...(o.config ? { configPath: path.resolve(o.config) } : {}), ...(o.logFile ? { logFile: path.resolve(o.logFile) } : {}) },
+            () =>
+              client.workflow.start<typeof autoFixDaemon>('autoFixDaemon', {
+                workflowId: `autofix-run-${new Date().toISOString().replace(/[:.]/g, '')}`,
+                taskQueue,
+                args: [{ once: true, ...(host ? { host } : {}) }],
+              }),
+            // On a temporary server no other worker can serve the run: no need to wait for one.
+            temporary ? 0 : undefined,
+          ),
+        ),
+      (line) => process.stderr.write(`[autofix] ${line}\n`),
     );
     if (o.json) printJson(summary);
     else printSummary(summary);

@@ -16,7 +16,9 @@ import { CliError } from './output';
  */
 export function localTarget(): TemporalTarget {
   const t = temporalTarget();
-  return process.env.TEMPORAL_ADDRESS ? t : { ...t, address: `127.0.0.1:${process.env.AUTOFIX_TEMPORAL_PORT ?? 7233}` };
+  return process.env.TEMPORAL_ADDRESS
+    ? t
+    : { ...t, address: `127.0.0.1:${process.env.AUTOFIX_TEMPORAL_PORT ?? 7233}` };
 }
 
 /** True unless nothing accepts TCP connections at `address` (a fresh host: start a server). */
@@ -32,7 +34,10 @@ export async function listening(address: string): Promise<boolean> {
  * Its histories go with it: what the run did stays in auto_fix.log, alerts.log and the backups.
  * `fn` learns whether the server is temporary (then no other worker can serve its queue).
  */
-export async function withLocalServer<T>(fn: (temporary: boolean) => Promise<T>, note: (line: string) => void): Promise<T> {
+export async function withLocalServer<T>(
+  fn: (temporary: boolean) => Promise<T>,
+  note: (line: string) => void,
+): Promise<T> {
   const target = localTarget();
   if (process.env.TEMPORAL_ADDRESS) return await fn(false); // asked for by name: its errors are the user's to see
   if (await listening(target.address)) return await withAddress(target.address, () => fn(false));
@@ -42,7 +47,9 @@ export async function withLocalServer<T>(fn: (temporary: boolean) => Promise<T>,
   try {
     const server = await startTemporaryServer(cli);
     await signals.stopFirst(server);
-    note(`no Temporal server answers on ${target.address}: this run uses a temporary in-memory one on ${server.address}, stopped when the run ends`);
+    note(
+      `no Temporal server answers on ${target.address}: this run uses a temporary in-memory one on ${server.address}, stopped when the run ends`,
+    );
     try {
       return await withAddress(server.address, () => fn(true));
     } finally {
@@ -53,7 +60,8 @@ export async function withLocalServer<T>(fn: (temporary: boolean) => Promise<T>,
   }
 }
 
-const CANNOT_START = 'No Temporal server runs here and a temporary one could not be started; `npm start` runs one.';
+const CANNOT_START =
+  'No Temporal server runs here and a temporary one could not be started; `npm start` runs one.';
 
 async function temporalCli(): Promise<string> {
   try {

@@ -15,7 +15,8 @@ import { freePort } from '../helpers/net';
 import { cli, CLI } from '../helpers/up';
 import { waitFor } from '../helpers/temporal';
 
-const NOTE = /no Temporal server answers on 127\.0\.0\.1:(\d+): this run uses a temporary in-memory one on 127\.0\.0\.1:(\d+), stopped when the run ends/;
+const NOTE =
+  /no Temporal server answers on 127\.0\.0\.1:(\d+): this run uses a temporary in-memory one on 127\.0\.0\.1:(\d+), stopped when the run ends/;
 
 /** Pids of the processes whose command line holds `--port <port>` (a dev server on that port). */
 function serversOnPort(port: number): number[] {
@@ -44,11 +45,28 @@ describe('autofix run on a host with no Temporal server', () => {
     writeFileSync(
       config,
       JSON.stringify({
-        error_patterns: [{ id: 'http_5xx', name: 'HTTP 5xxエラー', pattern: '" 5\\d\\d ', severity: 'error', auto_fix: true, actions: [{ type: 'alert' }] }],
+        error_patterns: [
+          {
+            id: 'http_5xx',
+            name: 'HTTP 5xxエラー',
+            pattern: '" 5\\d\\d ',
+            severity: 'error',
+            auto_fix: true,
+            actions: [{ type: 'alert' }],
+          },
+        ],
         auto_fix_config: { cooldown_period: 1, notification_channels: ['alerts'] },
-        daemon: { data_dir: path.join(dir, 'data'), log_file: path.join(dir, 'data', 'logs', 'auto_fix.log') },
+        daemon: {
+          data_dir: path.join(dir, 'data'),
+          log_file: path.join(dir, 'data', 'logs', 'auto_fix.log'),
+        },
         watch: { logs: [appLog] },
-        health_checks: { postgres: { enabled: false }, redis: { enabled: false }, disk: { enabled: false }, memory: { enabled: false } },
+        health_checks: {
+          postgres: { enabled: false },
+          redis: { enabled: false },
+          disk: { enabled: false },
+          memory: { enabled: false },
+        },
       }),
     );
     // Where `up` would run its server: a port nothing listens on.
@@ -62,7 +80,11 @@ describe('autofix run on a host with no Temporal server', () => {
     const first = await cli(['run', '--config', config, '--json'], env, 120_000);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stderr, NOTE);
-    assert.deepEqual((JSON.parse(first.stdout) as DaemonSummary).detections, [], 'the line written before the first run is the past');
+    assert.deepEqual(
+      (JSON.parse(first.stdout) as DaemonSummary).detections,
+      [],
+      'the line written before the first run is the past',
+    );
     appendFileSync(appLog, '127.0.0.1 - - [28/Dec/2025 10:30:00] "GET /a HTTP/1.1" 503 -\n');
     const second = await cli(['run', '--config', config, '--json'], env, 120_000);
     assert.equal(second.code, 0, second.stderr);
@@ -79,7 +101,10 @@ describe('autofix run on a host with no Temporal server', () => {
   });
 
   test('SIGTERM during the run stops the temporary server, then the run exits as signalled', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', '--config', config], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'run', '--config', config], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();

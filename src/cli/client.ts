@@ -94,16 +94,23 @@ export async function executeWithWorker<R>(
   /** Config file and log file of the in-process worker, when one is needed. */
   workerFiles: { configPath?: string; logFile?: string },
   start: () => Promise<WorkflowHandle>,
-  waitMs = 5000,
+  o: {
+    /** How long another worker gets to take the run first (0: none can, e.g. a temporary server). */
+    waitMs?: number;
+    /** Aborted when the run must stop: nothing new starts, and the in-process worker drains. */
+    stopping?: AbortSignal;
+  } = {},
 ): Promise<R> {
+  const stopped = () => new CliError('stopped before the run began', 1);
   const handle = await start();
-  const deadline = Date.now() + waitMs;
+  const deadline = Date.now() + (o.waitMs ?? 5000);
   while (Date.now() < deadline) {
     // Started + first task scheduled = 2 events; a third means a worker took the task.
     const d = await handle.describe();
     if (d.historyLength > 2 || d.status.name !== 'RUNNING') return (await handle.result()) as R;
     await new Promise((r) => setTimeout(r, 250));
   }
+  if (o.stopping?.aborted) throw stopped();
   const { createAutofixWorker } = await import('../worker');
   const { worker, connection } = await createAutofixWorker({
     address: temporalTarget().address,
@@ -113,9 +120,14 @@ export async function executeWithWorker<R>(
     // A one-shot run: nothing to wake.
     watch: false,
   });
+  // The worker drains (activities finish or are cancelled within its grace time), as on SIGTERM.
+  const drain = () => worker.shutdown();
+  o.stopping?.addEventListener('abort', drain, { once: true });
   try {
+    if (o.stopping?.aborted) throw stopped();
     return (await worker.runUntil(handle.result())) as R;
   } finally {
+    o.stopping?.removeEventListener('abort', drain);
     await connection.close();
   }
 }

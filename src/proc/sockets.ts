@@ -55,3 +55,21 @@ export async function listeningInodes(port: number): Promise<Set<string>> {
   const sockets = await readTcpSockets();
   return new Set(sockets.filter((s) => s.port === port && s.state === TCP_LISTEN && s.inode !== '0').map((s) => s.inode));
 }
+
+/**
+ * Inodes of the abstract Unix sockets (Linux's abstract namespace) whose name, without its
+ * leading '@', satisfies `match`. Every user may read /proc/net/unix.
+ *
+ * @example await abstractSocketInodes((name) => name.startsWith('autofix-')) // Set { '48213' }
+ */
+export async function abstractSocketInodes(match: (name: string) => boolean): Promise<Set<string>> {
+  const text = await readFile('/proc/net/unix', 'utf8').catch(() => '');
+  const inodes = new Set<string>();
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // Node binds the full sun_path: the name is NUL-padded, which /proc shows as trailing '@'.
+    const name = f[7]?.replace(/@+$/, '');
+    if (name?.startsWith('@') && match(name.slice(1)) && f[6]) inodes.add(f[6]);
+  }
+  return inodes;
+}

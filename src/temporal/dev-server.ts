@@ -11,6 +11,7 @@ import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { canConnect } from '../util/net';
 import { whoHoldsPort, type PortHolder } from '../proc';
+import { resolverOn } from '../deploy/resolve-command';
 
 /** Thrown when the dev server cannot start; the message names the cause and the fix. */
 export class DevServerError extends Error {
@@ -63,6 +64,12 @@ export interface DevServerOptions {
    * otherwise see a crash to repair).
    */
   ownProcessGroup?: boolean;
+  /**
+   * The server gets SIGTERM from the kernel when this process dies, however it dies (kill -9, the
+   * OOM killer): for a temporary server nobody else would ever stop. Through util-linux's
+   * `setpriv --pdeathsig`; without it, the server is started plainly.
+   */
+  dieWithParent?: boolean;
 }
 
 /** How the server process ended. */
@@ -161,6 +168,12 @@ function serverArgs(o: DevServerOptions, ip: string, port: number, uiPort: numbe
   return args;
 }
 
+/** `file args` run through `setpriv --pdeathsig SIGTERM` when asked and available (it execs: same pid). */
+function withParentDeathSignal(o: DevServerOptions, file: string, args: string[]): [string, string[]] {
+  const setpriv = o.dieWithParent ? resolverOn()('setpriv') : undefined;
+  return setpriv ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', file, ...args]] : [file, args];
+}
+
 /** Spawns the server on `dbFile` and waits until gRPC and the Web UI answer. */
 async function spawnServer(o: DevServerOptions, dbFile: string | undefined): Promise<RunningDevServer> {
   const ip = o.ip ?? '127.0.0.1';
@@ -173,7 +186,8 @@ async function spawnServer(o: DevServerOptions, dbFile: string | undefined): Pro
   const umask = process.umask(0o077);
   let child: ReturnType<typeof spawn>;
   try {
-    child = spawn(o.cli, serverArgs(o, ip, port, uiPort, dbFile), { stdio: ['ignore', 'pipe', 'pipe'], detached: o.ownProcessGroup === true });
+    const [file, args] = withParentDeathSignal(o, o.cli, serverArgs(o, ip, port, uiPort, dbFile));
+    child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: o.ownProcessGroup === true });
   } finally {
     process.umask(umask);
   }

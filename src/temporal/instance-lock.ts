@@ -11,9 +11,8 @@
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { socketHolders, type PortHolder } from '../proc';
+import { abstractSocketInodes, socketHolders, type PortHolder } from '../proc';
 import { describeHolders } from './dev-server';
 
 /** Thrown when another process holds the lock of this database. */
@@ -47,13 +46,7 @@ export function lockName(dbFile: string): string {
 
 /** Processes holding the abstract socket `name` (from /proc/net/unix and /proc/<pid>/fd). */
 async function lockHolders(name: string): Promise<PortHolder[]> {
-  const text = await readFile('/proc/net/unix', 'utf8').catch(() => '');
-  const inodes = new Set<string>();
-  for (const line of text.split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    // Node binds the full sun_path: the name is NUL-padded, which /proc shows as trailing '@'.
-    if (f[7]?.replace(/@+$/, '') === `@${name}` && f[6]) inodes.add(f[6]);
-  }
+  const inodes = await abstractSocketInodes((n) => n === name);
   return (await socketHolders(inodes)).filter((h) => h.pid !== process.pid);
 }
 

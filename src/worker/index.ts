@@ -20,6 +20,7 @@ import { startMetricsServer } from './metrics-server';
 import { watchEngine } from './engine-watch';
 import { freePort } from '../util/net';
 import { connectionOptions, temporalTarget } from '../temporal/target';
+import { announceWorker } from './presence';
 
 export { WORKFLOW_BUNDLE_PATH };
 
@@ -58,6 +59,8 @@ export async function createAutofixWorker(
 ): Promise<{ worker: Worker; connection: NativeConnection; metrics?: Server; store: ConfigStore; watching?: Watching }> {
   // Load and validate the config before anything connects: a bad file stops the worker (exit 2).
   const store = new ConfigStore({ path: o.configPath ?? process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH, ...(o.logFile ? { logFile: o.logFile } : {}) });
+  // Seen by a one-shot run that finds no server: a daemon of this config runs here (presence.ts).
+  await announceWorker(store.current().config.daemon.data_dir);
   let metrics: Server | undefined;
   if (o.metricsBind) {
     // The SDK serves its own metrics on an internal port; our endpoint appends them.

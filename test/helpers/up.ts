@@ -49,7 +49,13 @@ export interface UpProcess {
 }
 
 /** Writes `config` (data_dir filled in) into `dir` and starts `up` on free ports. */
-export async function startUp(dir: string, config: Record<string, unknown>, extraEnv: NodeJS.ProcessEnv = {}, readyAt = 'daemon running'): Promise<UpProcess> {
+export async function startUp(
+  dir: string,
+  config: Record<string, unknown>,
+  extraEnv: NodeJS.ProcessEnv = {},
+  o: { /** Returns once its output holds this (default: the daemon runs). */ readyAt?: string; /** More `up` arguments. */ args?: string[] } = {},
+): Promise<UpProcess> {
+  const readyAt = o.readyAt ?? 'daemon running';
   const [port, uiPort] = [await freePort(), await freePort()];
   const dataDir = path.join(dir, 'data');
   const configPath = path.join(dir, 'error_patterns.json');
@@ -66,7 +72,7 @@ export async function startUp(dir: string, config: Record<string, unknown>, extr
   };
   delete env.TEMPORAL_ADDRESS;
   let out = '';
-  const child = spawn(process.execPath, [CLI, 'up', '--config', configPath, '--metrics', 'off'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'up', '--config', configPath, '--metrics', 'off', ...(o.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

@@ -7,13 +7,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import type { DaemonSummary } from '../../src/workflows/definitions';
 import { canConnect } from '../../src/util/net';
 import { freePort } from '../helpers/net';
 import { cli, CLI } from '../helpers/up';
-import { waitFor } from '../helpers/temporal';
+import { temporalAddress, waitFor } from '../helpers/temporal';
 
 const NOTE =
   /no Temporal server answers on 127\.0\.0\.1:(\d+): this run uses a temporary in-memory one on 127\.0\.0\.1:(\d+), stopped when the run ends/;
@@ -100,21 +102,109 @@ describe('autofix run on a host with no Temporal server', () => {
     }
   });
 
-  test('SIGTERM during the run stops the temporary server, then the run exits as signalled', async () => {
-    const child = spawn(process.execPath, [CLI, 'run', '--config', config], {
+  /**
+   * Starts a run with `configFile` and sends it `signal` `afterMs` after it says it started its
+   * temporary server.
+   */
+  async function runSignalled(
+    signal: NodeJS.Signals,
+    configFile = config,
+    afterMs = 0,
+  ): Promise<{ code: number | null; port: number; err: string }> {
+    const child = spawn(process.execPath, [CLI, 'run', '--config', configFile], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
+    let sent = false;
     child.stderr.on('data', (d: Buffer) => {
       err += d.toString();
-      if (NOTE.test(err)) child.kill('SIGTERM'); // at once: the worker is not up yet
+      if (!sent && NOTE.test(err)) {
+        sent = true;
+        setTimeout(() => child.kill(signal), afterMs);
+      }
     });
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     const port = Number(NOTE.exec(err)?.[2]);
     assert.ok(port, err);
+    return { code, port, err };
+  }
+
+  test('SIGTERM during the run stops the temporary server, then the run exits as signalled', async () => {
+    const { code, port, err } = await runSignalled('SIGTERM');
     assert.equal(code, 143, err);
     await waitFor('the temporary server gone', async () => serversOnPort(port).length === 0, 10_000);
     assert.equal(await canConnect(port), false);
+  });
+
+  test('kill -9 of the run (or the OOM killer) mid-cycle: the kernel stops the temporary server too', async () => {
+    // A health check that hangs keeps the run busy; the server has long finished its start-up
+    // output by the kill, so no broken pipe would stop it either.
+    const hang = net.createServer(() => undefined).listen(0, '127.0.0.1');
+    await once(hang, 'listening');
+    const slow = path.join(dir, 'slow.json');
+    const base = JSON.parse(readFileSync(config, 'utf8')) as Record<string, Record<string, unknown>>;
+    const url = `http://127.0.0.1:${(hang.address() as net.AddressInfo).port}/`;
+    writeFileSync(
+      slow,
+      JSON.stringify({
+        ...base,
+        health_checks: {
+          ...base.health_checks,
+          http: { timeout_seconds: 30, endpoints: [{ name: 'hangs', url }] },
+        },
+      }),
+    );
+    try {
+      const { code, port } = await runSignalled('SIGKILL', slow, 3000);
+      assert.equal(code, null, 'killed');
+      await waitFor('the orphaned server gone', async () => serversOnPort(port).length === 0, 10_000);
+      assert.equal(await canConnect(port), false);
+    } finally {
+      hang.close();
+    }
+  });
+
+  test('refused beside a worker of the same config that uses another server: no temporary server, no fix', async () => {
+    const workerEnv = { ...env, TEMPORAL_ADDRESS: temporalAddress() };
+    const queue = `oneshot-guard-${Date.now().toString(36)}`;
+    const worker = spawn(
+      process.execPath,
+      [CLI, 'worker', '--config', config, '--task-queue', queue, '--metrics', 'off', '--no-watch'],
+      { env: workerEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    worker.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    worker.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((r) => worker.once('exit', r));
+    try {
+      await waitFor(
+        'worker polling',
+        async () => /worker polling/.test(out) || (worker.exitCode !== null && assert.fail(out)),
+        60_000,
+      );
+      appendFileSync(appLog, '127.0.0.1 - - [28/Dec/2025 10:31:00] "GET /g HTTP/1.1" 502 -\n');
+      const alertsBefore = readFileSync(path.join(dir, 'data', 'logs', 'alerts.log'), 'utf8');
+      const refused = await cli(['run', '--config', config, '--json'], env, 60_000);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /an autofix worker of this config \(data directory .*\) runs on this host: pid (\d+)/,
+      );
+      assert.match(refused.stderr, new RegExp(`pid ${worker.pid} `), 'names the worker');
+      assert.doesNotMatch(refused.stderr, NOTE);
+      assert.equal(
+        readFileSync(path.join(dir, 'data', 'logs', 'alerts.log'), 'utf8'),
+        alertsBefore,
+        'nothing was fixed or alerted',
+      );
+    } finally {
+      worker.kill('SIGTERM');
+      await exited;
+    }
+    // Once that worker is gone (the kernel drops its presence), the run goes ahead.
+    const after = await cli(['run', '--config', config, '--json'], env, 120_000);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal((JSON.parse(after.stdout) as DaemonSummary).detections[0]?.id, 'http_5xx');
   });
 });

@@ -14,6 +14,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../helpers/temporal';
@@ -116,13 +118,31 @@ describe('autofix up supervises its Temporal server', () => {
 
   test('SIGTERM while the worker starts: up still stops its server and exits 0', async () => {
     // Stopped the moment its server answers, before the worker and the daemon are up.
-    const up = await startUp(dirFor('early-stop'), FAST, {}, 'Temporal dev server on');
+    const up = await startUp(dirFor('early-stop'), FAST, {}, { readyAt: 'Temporal dev server on' });
     ups.push(up);
     const serverPid = up.serverPid() as number;
     up.child.kill('SIGTERM');
     assert.equal(await up.exited, 0, up.out());
     assert.match(up.out(), /stopping \(SIGTERM\)…\n(?:.*\n)*\[autofix\] stopped\n/);
     await waitFor('the server gone', async () => !alive(serverPid), 10_000);
+  });
+
+  test('the worker cannot start (its metrics address is taken): up exits 1 saying why, and stops its server', async () => {
+    const taken = net.createServer().listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const metrics = `127.0.0.1:${(taken.address() as net.AddressInfo).port}`;
+    try {
+      const up = await startUp(dirFor('no-worker'), FAST, {}, { readyAt: 'Temporal dev server on', args: ['--metrics', metrics] });
+      ups.push(up);
+      const serverPid = up.serverPid() as number;
+      // Before, the server it supervised kept `up` alive after the error: it never exited.
+      const code = await Promise.race([up.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
+      assert.equal(code, 1, up.out());
+      assert.match(up.out(), new RegExp(`cannot serve metrics on ${metrics.replace(/\./g, '\\.')}`));
+      await waitFor('the server gone', async () => !alive(serverPid), 10_000);
+    } finally {
+      taken.close();
+    }
   });
 
   test('a server left running on the database (an earlier up was killed): the next up stops it and supervises its own', async () => {

@@ -26,7 +26,7 @@ import type { Client } from '@temporalio/client';
 import { daemonIds, executeWithWorker, resolveHost, startDaemon, withClient, workflowUrl, hasPollers, type HostOptions } from '../client';
 import { CliError, printJson, printTable, rootMessage } from '../output';
 import { daemonInputOf, loopOptions, positiveNumber as num, type SeedRunOptions } from '../options';
-import { loadConfig } from '../../config/load';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../../config/load';
 import { connectTemporal, isUnavailable, temporalTarget, unreachable } from '../../temporal/connect';
 import { listening, localTarget, withLocalServer } from '../local-server';
 import path from 'node:path';
@@ -211,7 +211,7 @@ export function registerDaemonCommands(program: Command): void {
     if (o.continuous) return await runContinuous(o);
     const { taskQueue, host } = ids(o);
     const summary = await withLocalServer(
-      (temporary) =>
+      ({ temporary, stopping }) =>
         withClient((client) =>
           executeWithWorker<DaemonSummary>(
             client,
@@ -224,10 +224,14 @@ export function registerDaemonCommands(program: Command): void {
                 args: [{ once: true, ...(host ? { host } : {}) }],
               }),
             // On a temporary server no other worker can serve the run: no need to wait for one.
-            temporary ? 0 : undefined,
+            temporary ? { waitMs: 0, stopping } : {},
           ),
         ),
-      (line) => process.stderr.write(`[autofix] ${line}\n`),
+      {
+        note: (line) => process.stderr.write(`[autofix] ${line}\n`),
+        // Read only when a temporary server is considered: a run on a server uses that server's worker.
+        dataDir: () => loadConfig(path.resolve(o.config ?? process.env.AUTOFIX_CONFIG ?? DEFAULT_CONFIG_PATH)).daemon.data_dir,
+      },
     );
     if (o.json) printJson(summary);
     else printSummary(summary);

@@ -140,13 +140,9 @@ async function runUp(o: UpOptions, configPath: string, engine: ProvisionedServer
     ...(o.host ? { host: resolveHost(o.host) as string } : {}),
     ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
   });
-  let conn;
-  try {
-    conn = await connectTemporal();
-  } catch (err) {
-    await engine.stop();
-    throw new CliError((err as Error).message, 1);
-  }
+  const conn = await connectTemporal().catch((err: Error) => {
+    throw new CliError(err.message, 1); // the caller stops the server
+  });
   const added = await ensureSearchAttributes(conn.connection, conn.namespace);
   if (added.length) say(`registered search attributes: ${added.join(', ')}`);
   const { worker, connection, metrics, store } = await startWorkerFor(o, configPath, { address: temporalTarget().address, namespace: conn.namespace }, { workflowId, taskQueue, host });
@@ -196,7 +192,14 @@ export async function upForeground(o: UpOptions): Promise<void> {
   loadConfig(configPath); // a bad config: exit 2 before anything starts
   const { dbFile, lock } = await lockDatabase();
   try {
-    await runUp(o, configPath, await provisionServer(dbFile));
+    const engine = await provisionServer(dbFile);
+    try {
+      await runUp(o, configPath, engine);
+    } finally {
+      // Also when the worker or the daemon could not start: a supervised server left running
+      // would keep this process alive after its error, and outlive it.
+      await engine.stop();
+    }
   } finally {
     await lock.release();
   }

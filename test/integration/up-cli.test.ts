@@ -58,8 +58,9 @@ describe('autofix up', () => {
 
     const first = start();
     try {
-      await waitFor('daemon running', async () => first.out().includes('daemon running'), 120_000);
-      assert.match(first.out(), new RegExp(`Web UI: http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/autofix-daemon`));
+      // The two lines are two writes: the second may arrive in a later chunk, so wait for it.
+      const webUi = new RegExp(`Web UI: http://127\\.0\\.0\\.1:${uiPort}/namespaces/default/workflows/autofix-daemon`);
+      await waitFor('daemon running', async () => first.out().includes('daemon running') && webUi.test(first.out()), 120_000);
       const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
       assert.equal(ui.status, 200);
       const s1 = await waitFor('status', async () => {

@@ -13,7 +13,7 @@ import {
 } from '../temporal/dev-server';
 import { workersOf } from '../worker/presence';
 import { ensureTemporalCli, ProvisionError } from '../temporal/provision';
-import { temporalTarget, type TemporalTarget } from '../temporal/connect';
+import { connectTemporal, temporalTarget, type TemporalTarget } from '../temporal/connect';
 import { canConnect, freePort } from '../util/net';
 import { CliError } from './output';
 
@@ -57,8 +57,11 @@ export async function withLocalServer<T>(
   const target = localTarget();
   const notStopping = new AbortController().signal;
   if (process.env.TEMPORAL_ADDRESS) return await fn({ temporary: false, stopping: notStopping }); // asked for by name: its errors are the user's
-  if (await listening(target.address))
+  if (await listening(target.address)) {
+    await answersAsTemporal(target);
     return await withAddress(target.address, () => fn({ temporary: false, stopping: notStopping }));
+  }
+  refuseRemoteCredentials(target);
   await refuseBesideAWorker(target.address, o.dataDir());
   const cli = await temporalCli(); // a first build can take minutes: a Ctrl-C meanwhile just ends the run
   // From the spawn on, a signal must not leave the server behind.
@@ -81,6 +84,45 @@ export async function withLocalServer<T>(
   } finally {
     signals.off();
   }
+}
+
+/** Where the local server is looked for, as the user would set it. */
+function localPortSetting(): string {
+  const port = process.env.AUTOFIX_TEMPORAL_PORT;
+  return port ? `AUTOFIX_TEMPORAL_PORT=${port}` : 'AUTOFIX_TEMPORAL_PORT, default 7233';
+}
+
+/**
+ * Fails with a message about the local port when what listens there is not a Temporal server:
+ * the connection errors further on would say "check TEMPORAL_ADDRESS", which the user never set.
+ */
+async function answersAsTemporal(target: TemporalTarget): Promise<void> {
+  let conn: Awaited<ReturnType<typeof connectTemporal>>;
+  try {
+    conn = await connectTemporal(target);
+  } catch (err) {
+    const cause = (err as Error).cause ?? err;
+    throw new CliError(
+      `something accepts connections on ${target.address} (${localPortSetting()}), but no Temporal server answers there (${String((cause as Error)?.message ?? cause).split('\n')[0]}). ` +
+        'If another program holds that port, give autofix its own: AUTOFIX_TEMPORAL_PORT=<the port `npm start` uses>, or TEMPORAL_ADDRESS=host:port of a running server.',
+      1,
+    );
+  }
+  await conn.connection.close();
+}
+
+/**
+ * TLS or an API key without TEMPORAL_ADDRESS are meant for a server the user has not named: a
+ * temporary local server speaks neither, and an API key is not sent to a server nobody chose.
+ */
+function refuseRemoteCredentials(target: TemporalTarget): void {
+  if (!target.tls && !target.apiKey) return;
+  const names = Object.keys(process.env).filter((k) => /^TEMPORAL_(TLS|API_KEY)/.test(k) && process.env[k]);
+  throw new CliError(
+    `no Temporal server answers on ${target.address}, and ${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} set for a server TEMPORAL_ADDRESS does not name. ` +
+      'Set TEMPORAL_ADDRESS=host:port of that server, or unset them to run this on a temporary local server.',
+    1,
+  );
 }
 
 async function refuseBesideAWorker(address: string, dataDir: string): Promise<void> {

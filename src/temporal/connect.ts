@@ -60,6 +60,7 @@ export function unreachable(address: string, cause: unknown): TemporalUnreachabl
       (process.env.TEMPORAL_ADDRESS
         ? 'Check TEMPORAL_ADDRESS, or unset it to let `npm start` run a local dev server.'
         : 'Start it with `npm start` (which runs a local dev server), or set TEMPORAL_ADDRESS=host:port.'),
+    { cause },
   );
 }
 

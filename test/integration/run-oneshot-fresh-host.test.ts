@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import os from 'node:os';
@@ -162,6 +163,45 @@ describe('autofix run on a host with no Temporal server', () => {
       assert.equal(await canConnect(port), false);
     } finally {
       hang.close();
+    }
+  });
+
+  test('another program on the local port: the error names AUTOFIX_TEMPORAL_PORT, which the user set, and nothing runs', async () => {
+    const web = http.createServer((_req, res) => res.writeHead(404).end('not here'));
+    web.listen(0, '127.0.0.1');
+    await once(web, 'listening');
+    const port = (web.address() as net.AddressInfo).port;
+    try {
+      const alertsBefore = readFileSync(path.join(dir, 'data', 'logs', 'alerts.log'), 'utf8');
+      const r = await cli(
+        ['run', '--config', config, '--json'],
+        { ...env, AUTOFIX_TEMPORAL_PORT: String(port) },
+        60_000,
+      );
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `on 127\\.0\\.0\\.1:${port} \\(AUTOFIX_TEMPORAL_PORT=${port}\\), but no Temporal server answers there`,
+        ),
+      );
+      assert.doesNotMatch(r.stderr, /Check TEMPORAL_ADDRESS/, 'the user never set TEMPORAL_ADDRESS');
+      assert.doesNotMatch(r.stderr, NOTE, 'no temporary server beside a port someone holds');
+      assert.equal(r.stdout, '');
+      assert.equal(readFileSync(path.join(dir, 'data', 'logs', 'alerts.log'), 'utf8'), alertsBefore);
+    } finally {
+      web.close();
+    }
+  });
+
+  test('TLS or an API key without TEMPORAL_ADDRESS: a clear refusal, no temporary server, the key never printed', async () => {
+    for (const extra of [{ TEMPORAL_TLS: 'true' }, { TEMPORAL_API_KEY: 'sk-secret-4242' }]) {
+      const r = await cli(['run', '--config', config, '--json'], { ...env, ...extra }, 60_000);
+      const name = Object.keys(extra)[0] as string;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${name} is set for a server TEMPORAL_ADDRESS does not name`));
+      assert.doesNotMatch(r.stderr, NOTE);
+      assert.doesNotMatch(r.stderr + r.stdout, /sk-secret-4242/);
     }
   });
 

@@ -55,13 +55,20 @@ interface ProvisionedServer {
   server?: RunningDevServer;
   /** Present when `up` keeps the server alive; resolves when it cannot any more. */
   supervisor?: DevServerSupervisor;
+  /**
+   * A stop asked for from the moment the server runs: listened for before its line is printed,
+   * since whoever reads that line may signal at once (before, such a SIGTERM could arrive before
+   * the listener and kill `up`, leaving its server running).
+   */
+  signalled: Promise<NodeJS.Signals>;
   stop(): Promise<void>;
 }
 
 async function provisionServer(dbFile: string, remoteAllowed = true): Promise<ProvisionedServer> {
   if (remoteAllowed && process.env.TEMPORAL_ADDRESS) {
+    const signalled = untilSignal();
     say(`using the Temporal server at ${process.env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS); starting none`);
-    return { stop: async () => undefined };
+    return { signalled, stop: async () => undefined };
   }
   const port = Number(process.env.AUTOFIX_TEMPORAL_PORT ?? 7233);
   const uiPort = Number(process.env.AUTOFIX_UI_PORT ?? 8233);
@@ -77,8 +84,9 @@ async function provisionServer(dbFile: string, remoteAllowed = true): Promise<Pr
       const server = await startSdkDownloadedServer({ dbFile, port, uiPort });
       process.env.TEMPORAL_ADDRESS = server.address;
       process.env.AUTOFIX_UI_URL = server.uiUrl;
+      const signalled = untilSignal();
       say(`Temporal dev server (downloaded by the SDK, not supervised) on ${server.address}, Web UI ${server.uiUrl}`);
-      return { server, stop: () => server.stop() };
+      return { server, signalled, stop: () => server.stop() };
     } catch (e) {
       throw new CliError(`${err.message}\nThe SDK's download failed too: ${(e as Error).message}`, 1);
     }
@@ -92,8 +100,9 @@ async function provisionServer(dbFile: string, remoteAllowed = true): Promise<Pr
     const server = await supervisor.start();
     process.env.TEMPORAL_ADDRESS = server.address;
     process.env.AUTOFIX_UI_URL = server.uiUrl;
+    const signalled = untilSignal();
     say(`Temporal dev server on ${server.address} (pid ${server.pid}), Web UI ${server.uiUrl}; restarted if it stops`);
-    return { server, supervisor, stop: () => supervisor.stop() };
+    return { server, supervisor, signalled, stop: () => supervisor.stop() };
   } catch (err) {
     if (err instanceof DevServerError) throw new CliError(err.message, 1);
     throw err;
@@ -133,9 +142,8 @@ async function startWorkerFor(o: UpOptions, configPath: string, at: { address: s
  * Restart= takes over).
  */
 async function runUp(o: UpOptions, configPath: string, engine: ProvisionedServer): Promise<void> {
-  // Listened for from the moment the server runs: a stop asked for while the worker starts still
-  // stops the server (before, a SIGTERM in that window killed `up` and left its server running).
-  const signalled = untilSignal();
+  // A stop asked for while the worker starts still stops the server (ProvisionedServer.signalled).
+  const signalled = engine.signalled;
   const { workflowId, taskQueue, host } = daemonIds({
     ...(o.host ? { host: resolveHost(o.host) as string } : {}),
     ...(o.taskQueue ? { taskQueue: o.taskQueue } : {}),
@@ -232,7 +240,7 @@ async function runServerOnly(): Promise<void> {
     const engine = await provisionServer(dbFile, false);
     say(`serving ${engine.server?.address ?? '?'} for workers (TEMPORAL_ADDRESS=${engine.server?.address ?? '?'}); Ctrl-C or SIGTERM stops it`);
     const why = await Promise.race([
-      untilSignal(),
+      engine.signalled,
       ...(engine.supervisor ? [engine.supervisor.failure.then((e) => new CliError(`the Temporal dev server cannot be kept running: ${e.message}`, 1))] : []),
     ]);
     say(`stopping (${typeof why === 'string' ? why : 'see the reason below'})…`);
